@@ -1,0 +1,98 @@
+"""Numerical gradient checking: the proof that every hand-written backward pass is right.
+
+For a scalar function f, the central difference
+
+    df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)
+
+has error O(h^2) from truncation plus O(eps_machine * |f| / h) from rounding. In float64
+with h = 1e-6 both are around 1e-10 relative, so an analytic gradient that agrees to 1e-6
+is right and one that disagrees is wrong. (In float32 the rounding term alone is ~1e-2:
+checks always run in float64.)
+
+To check a layer we turn its output into a scalar with a fixed random projection,
+L = sum(y * R), so dL/dy = R, run backward(R), and compare every input and parameter
+gradient with the central differences of L.
+"""
+import numpy as np
+
+from . import backend
+
+
+def rel_error(analytic, numeric, floor=None):
+    """Max over entries of |a_i - n_i| / max(|a_i| + |n_i|, floor).
+
+    A pure elementwise ratio is meaningless for entries that are (nearly) zero: there the
+    finite difference returns rounding noise, ~1e-10 * |f|, and the ratio is ~1 however
+    right the code is (the bias of a Dense layer followed by BatchNorm has gradient exactly
+    0). So entries are judged relative to at least ``floor``, by default 1e-3 of the
+    largest |a_i| + |n_i|: a wrong entry shows unless it is off by less than ~1e-9 of the
+    gradient's scale.
+    """
+    a = backend.to_host(analytic).astype(np.float64)
+    n = backend.to_host(numeric).astype(np.float64)
+    mag = np.abs(a) + np.abs(n)
+    if floor is None:
+        floor = 1e-3 * float(mag.max(initial=0.0))
+    floor = max(floor, 1e-300)
+    return float((np.abs(a - n) / np.maximum(mag, floor)).max(initial=0.0))
+
+
+def numerical_gradient(f, x, h=1e-6):
+    """Central differences of the scalar f() with respect to the array x, perturbed in place."""
+    xp = backend.get_array_module(x)
+    grad = xp.zeros_like(x)
+    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)   # views: writing them writes x, grad
+    for i in range(flat_x.size):
+        old = float(flat_x[i])
+        flat_x[i] = old + h
+        f_plus = f()
+        flat_x[i] = old - h
+        f_minus = f()
+        flat_x[i] = old
+        flat_g[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def check_layer(layer, x, train=True, h=1e-6, seed=0):
+    """Gradient-check one layer (or a Sequential) at input x, in float64.
+
+    Returns {"x": err, "<param>": err, ...} with the max relative error of each gradient
+    (no "x" entry for integer inputs, e.g. Embedding indices). The layer is cast to float64.
+    """
+    xp = backend.xp()
+    layer.to_dtype(xp.float64)
+    if x.dtype.kind == "f":
+        x = x.astype(xp.float64)
+
+    def forward():
+        backend.seed(seed)           # the same dropout mask on every evaluation
+        return layer.forward(x, train)
+
+    y, cache = forward()
+    R = xp.asarray(np.random.default_rng(seed + 1).standard_normal(y.shape))   # dL/dy
+
+    def loss():
+        return float((forward()[0] * R).sum())
+
+    layer.zero_grad()
+    dx = layer.backward(R, cache)
+    pairs = {}                                      # name -> (analytic, numeric)
+    if x.dtype.kind == "f":
+        pairs["x"] = (dx, numerical_gradient(loss, x, h))
+    for name, owner, key in layer.parameters():
+        pairs[name] = (owner.grads[key].copy(), numerical_gradient(loss, owner.params[key], h))
+    return compare(pairs)
+
+
+def compare(pairs):
+    """{name: (analytic, numeric)} -> {name: rel_error}, with one floor for all of them:
+    1e-3 of the largest gradient entry in the whole check (see rel_error)."""
+    scale = max(float(np.abs(backend.to_host(a)).max(initial=0.0)) +
+                float(np.abs(backend.to_host(n)).max(initial=0.0)) for a, n in pairs.values())
+    return {name: rel_error(a, n, floor=1e-3 * scale) for name, (a, n) in pairs.items()}
+
+
+def check_function(f_and_grad, x, h=1e-6):
+    """Check a function returning (scalar, gradient w.r.t. x), e.g. a loss, at x (float64)."""
+    _, analytic = f_and_grad(x)
+    return rel_error(analytic, numerical_gradient(lambda: f_and_grad(x)[0], x, h))

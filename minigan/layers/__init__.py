@@ -1,0 +1,15 @@
+"""minigan's layers. Every one follows the convention in ``base.py``:
+
+    y, cache = layer.forward(x, train=True)
+    dx = layer.backward(dy, cache)     # adds parameter gradients into layer.grads
+"""
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .base import Layer, Sequential
+from .conv import Conv2d, ConvTranspose2d
+from .dense import Dense, Embedding, Maxout
+from .norm import BatchNorm1d, BatchNorm2d
+from .shape import Dropout, Flatten, Reshape
+
+__all__ = ["Layer", "Sequential", "Dense", "Maxout", "Embedding", "Conv2d", "ConvTranspose2d",
+           "BatchNorm1d", "BatchNorm2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout",
+           "Flatten", "Reshape"]

@@ -1,0 +1,108 @@
+"""Optimizers: SGD with momentum, Adam, RMSprop.
+
+An optimizer is built on one model (or a list of models) and updates its parameters in
+place from the gradients the backward passes accumulated:
+
+    opt = Adam(D, lr=2e-4, betas=(0.5, 0.999))
+    D.zero_grad(); ...backward passes...; opt.step()
+
+``state_dict()`` returns host arrays (plus the step count) so a checkpoint can hold them.
+"""
+import numpy as np
+
+from . import backend
+
+
+class Optimizer:
+    slots = ()          # names of the per-parameter state arrays, e.g. ("m", "v") for Adam
+
+    def __init__(self, models, lr):
+        models = models if isinstance(models, (list, tuple)) else [models]
+        self.lr = lr
+        self.t = 0
+        self.params = [(f"{i}:{name}", owner, key)
+                       for i, model in enumerate(models) for name, owner, key in model.parameters()]
+        xp = backend.xp()
+        self.state = {slot: {name: xp.zeros_like(owner.params[key]) for name, owner, key in self.params}
+                      for slot in self.slots}
+
+    def zero_grad(self):
+        for _, owner, key in self.params:
+            owner.grads[key][...] = 0
+
+    def step(self):
+        self.t += 1
+        for name, owner, key in self.params:
+            self.update(name, owner.params[key], owner.grads[key])
+
+    def update(self, name, p, g):
+        raise NotImplementedError
+
+    def state_dict(self):
+        return {"t": self.t, "lr": self.lr,
+                **{f"{slot}/{name}": backend.to_host(a).copy()
+                   for slot, arrays in self.state.items() for name, a in arrays.items()}}
+
+    def load_state_dict(self, state):
+        self.t, self.lr = int(state["t"]), float(state["lr"])
+        for slot, arrays in self.state.items():
+            for name, a in arrays.items():
+                saved = state.get(f"{slot}/{name}")
+                if saved is None or tuple(np.shape(saved)) != tuple(a.shape):
+                    raise ValueError(f"optimizer state {slot}/{name} is missing or has another shape")
+                a[...] = backend.asarray(saved, dtype=a.dtype)
+
+
+class SGD(Optimizer):
+    """v <- momentum v + g;  p <- p - lr v   (PyTorch's form; momentum 0 is plain SGD)."""
+    slots = ("v",)
+
+    def __init__(self, models, lr=0.01, momentum=0.0):
+        super().__init__(models, lr)
+        self.momentum = momentum
+
+    def update(self, name, p, g):
+        v = self.state["v"][name]
+        v *= self.momentum
+        v += g
+        p -= self.lr * v
+
+
+class Adam(Optimizer):
+    """Kingma & Ba 2015, Algorithm 1:
+        m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
+        p <- p - lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
+    """
+    slots = ("m", "v")
+
+    def __init__(self, models, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(models, lr)
+        self.b1, self.b2 = betas
+        self.eps = eps
+
+    def update(self, name, p, g):
+        xp = backend.get_array_module(p)
+        m, v = self.state["m"][name], self.state["v"][name]
+        m *= self.b1
+        m += (1 - self.b1) * g
+        v *= self.b2
+        v += (1 - self.b2) * g * g
+        step = self.lr / (1 - self.b1 ** self.t)
+        denom = xp.sqrt(v / (1 - self.b2 ** self.t)) + self.eps
+        p -= step * m / denom
+
+
+class RMSprop(Optimizer):
+    """Tieleman & Hinton 2012 (PyTorch's defaults): s <- a s + (1 - a) g^2;  p <- p - lr g / (sqrt(s) + eps)."""
+    slots = ("s",)
+
+    def __init__(self, models, lr=1e-2, alpha=0.99, eps=1e-8):
+        super().__init__(models, lr)
+        self.alpha, self.eps = alpha, eps
+
+    def update(self, name, p, g):
+        xp = backend.get_array_module(p)
+        s = self.state["s"][name]
+        s *= self.alpha
+        s += (1 - self.alpha) * g * g
+        p -= self.lr * g / (xp.sqrt(s) + self.eps)
