@@ -1,0 +1,229 @@
+"""Benchmark: how fast is each DCGAN layer, and one whole DCGAN training step?
+
+    python -m minigan.bench [--device cpu|gpu] [--batch-size 128] [--repeats 10] [--scaling]
+
+Prints one JSON line per item:
+
+* ``sgemm``: this machine's own float32 GEMM speed, measured in the same run on the GEMM
+  shapes DCGAN-MNIST actually multiplies (the best one is the yardstick ``peak_gflops``);
+* one line per layer of G and D: forward + backward at the DCGAN-MNIST shapes;
+* ``dcgan_step``: one full training step (see ``dcgan_step`` below);
+* with ``--scaling``: ``dcgan_step`` at batch 32, 64, 128 and 256.
+
+``gflops`` counts only the matrix products, 2*M*N*K per GEMM, forward + backward (the
+backward of a layer with weights is two GEMMs of the forward's size: one for the weight
+gradient, one for the input gradient). ``share_of_sgemm`` = gflops / peak_gflops: the
+fraction of the machine's GEMM speed the layer reaches, i.e. a lower bound on the share of
+its time spent inside GEMM (an elementwise layer has no GEMM and shows null). Times are
+medians over ``--repeats`` after warm-up runs.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from . import backend
+from .layers import Conv2d, ConvTranspose2d, Dense, Sequential
+from .losses import bce_with_logits
+from .models import dcgan_mnist
+from .optim import Adam
+
+Z_DIM = 100
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+def dcgan_step(G, D, opt_G, opt_D, real, z):
+    """One DCGAN update (Goodfellow et al.'s algorithm with the non-saturating G loss).
+
+    D step: D sees a real batch (target 1) and a fake batch G(z) (target 0); both backward
+    passes add into D's grads, then one Adam step.  G step: the fake batch goes through the
+    *updated* D with target 1; the gradient flows back through D into G, then one Adam
+    step on G (the D gradients this leaves behind are zeroed before D's next step).
+    Returns (loss_D, loss_G).
+    """
+    fake, g_cache = G.forward(z)
+
+    opt_D.zero_grad()
+    logits, cache = D.forward(real)
+    loss_real, dlogits = bce_with_logits(logits, 1.0)
+    D.backward(dlogits, cache)
+    logits, cache = D.forward(fake)
+    loss_fake, dlogits = bce_with_logits(logits, 0.0)
+    D.backward(dlogits, cache)
+    opt_D.step()
+
+    opt_G.zero_grad()
+    logits, cache = D.forward(fake)
+    loss_G, dlogits = bce_with_logits(logits, 1.0)
+    dfake = D.backward(dlogits, cache)
+    G.backward(dfake, g_cache)
+    opt_G.step()
+    return loss_real + loss_fake, loss_G
+
+
+def make_dcgan(batch_size, seed=0):
+    """G, D, their Adam optimizers (2e-4, betas (0.5, 0.999)), and a step closure that
+    draws fresh noise each call and trains on a fixed stand-in "real" batch in [-1, 1]
+    (the speed of a step does not depend on the pixel values)."""
+    backend.seed(seed)
+    G, D = dcgan_mnist(z_dim=Z_DIM)
+    opt_G = Adam(G, lr=2e-4, betas=(0.5, 0.999))
+    opt_D = Adam(D, lr=2e-4, betas=(0.5, 0.999))
+    real = backend.rand(batch_size, 1, 28, 28, low=-1.0, high=1.0)
+
+    def step():
+        z = backend.randn(batch_size, Z_DIM)
+        return dcgan_step(G, D, opt_G, opt_D, real, z)
+    return G, D, step
+
+
+# ----------------------------------------------------------------------------- counting
+
+
+def layer_gemm_flops(layer, x_shape):
+    """FLOPs of one forward + backward of `layer` at input shape x_shape, GEMMs only."""
+    N = x_shape[0]
+    if isinstance(layer, Dense):
+        fwd = 2 * N * layer.in_features * layer.out_features
+    elif isinstance(layer, Conv2d):
+        Ho, Wo = layer.out_hw(*x_shape[2:])
+        fwd = 2 * layer.out_channels * layer.in_channels * layer.k ** 2 * N * Ho * Wo
+    elif isinstance(layer, ConvTranspose2d):
+        H, W = x_shape[2:]
+        fwd = 2 * layer.out_channels * layer.k ** 2 * layer.in_channels * N * H * W
+    else:
+        return 0
+    return 3 * fwd          # forward, and two GEMMs of the same size backward (dW and dx)
+
+
+def step_gemm_flops(G, D, batch_size):
+    """A step runs G forward and backward once, D forward and backward three times."""
+    def net(model, shape):
+        total = 0
+        for layer in model:
+            total += layer_gemm_flops(layer, shape)
+            shape = layer.forward(backend.xp().zeros(shape, dtype=np.float32), train=True)[0].shape
+        return total
+    return net(G, (batch_size, Z_DIM)) + 3 * net(D, (batch_size, 1, 28, 28))
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def synchronize():
+    """Wait for the GPU to finish queued work (a no-op on the CPU)."""
+    if backend.device() == "gpu":
+        backend.xp().cuda.Device().synchronize()
+
+
+def median_ms(fn, repeats, warmup=2):
+    """Median wall time of fn() in milliseconds, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        synchronize()
+        t0 = time.perf_counter()
+        fn()
+        synchronize()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def sgemm_gflops(repeats, batch_size=128):
+    """Float32 GEMM speed on DCGAN-MNIST's big products (M x K @ K x N): D's second conv
+    forward, G's first transposed conv forward, and the weight gradient of D's second conv."""
+    xp = backend.xp()
+    rng = np.random.default_rng(0)
+    P = batch_size * 49                                  # N * 7 * 7 output pixels
+    shapes = [(128, 1024, P), (1024, 128, P), (128, P, 1024)]
+    results = []
+    for M, K, N in shapes:
+        a = xp.asarray(rng.standard_normal((M, K), dtype=np.float32))
+        b = xp.asarray(rng.standard_normal((K, N), dtype=np.float32))
+        ms = median_ms(lambda: a @ b, repeats)
+        results.append({"shape": f"{M}x{K}@{K}x{N}", "ms": round(ms, 3),
+                         "gflops": round(2 * M * N * K / ms / 1e6, 1)})
+    return results
+
+
+def layer_lines(model, prefix, x, repeats, peak):
+    """Time forward + backward of every layer of `model` at the input it really gets."""
+    xp = backend.xp()
+    lines = []
+    for i, layer in enumerate(model):
+        y, cache = layer.forward(x, train=True)
+        dy = xp.asarray(np.random.default_rng(i).standard_normal(y.shape, dtype=np.float32))
+        fwd = median_ms(lambda: layer.forward(x, train=True), repeats)
+        bwd = median_ms(lambda: layer.backward(dy, cache), repeats)
+        flops = layer_gemm_flops(layer, x.shape)
+        ms = fwd + bwd
+        gflops = flops / ms / 1e6 if flops else None
+        lines.append({"name": f"{prefix}[{i}] {layer!r}", "ms": round(ms, 3),
+                      "fwd_ms": round(fwd, 3), "bwd_ms": round(bwd, 3),
+                      "gflops": round(gflops, 1) if gflops else None,
+                      "share_of_sgemm": round(gflops / peak, 3) if gflops else None,
+                      "in_shape": list(x.shape)})
+        layer.zero_grad()
+        x = y
+    return lines
+
+
+def step_line(batch_size, repeats, peak, name="dcgan_step"):
+    G, D, step = make_dcgan(batch_size)
+    ms = median_ms(step, repeats, warmup=3)
+    flops = step_gemm_flops(G, D, batch_size)
+    gflops = flops / ms / 1e6
+    return {"name": name, "batch_size": batch_size, "ms": round(ms, 2),
+            "gflops": round(gflops, 1), "share_of_sgemm": round(gflops / peak, 3),
+            "gemm_gflop_per_step": round(flops / 1e9, 3)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m minigan.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=10, help="timed runs per item (median reported)")
+    ap.add_argument("--scaling", action="store_true", help="also time the step at batch 32..256")
+    ap.add_argument("--skip-layers", action="store_true", help="only the sgemm and step lines")
+    args = ap.parse_args(argv)
+    try:
+        backend.use(args.device)
+    except backend.DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def emit(obj):
+        print(json.dumps(obj), flush=True)
+
+    gemms = sgemm_gflops(args.repeats, args.batch_size)
+    peak = max(g["gflops"] for g in gemms)
+    emit({"name": "sgemm", "ms": None, "gflops": peak, "peak_gflops": peak, "shapes": gemms,
+          "device": args.device, "cpu_count": os.cpu_count(),
+          "threads_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                    "MKL_NUM_THREADS") if k in os.environ}})
+
+    if not args.skip_layers:
+        backend.seed(0)
+        G, D = dcgan_mnist(z_dim=Z_DIM)
+        z = backend.randn(args.batch_size, Z_DIM)
+        fake, _ = G.forward(z)
+        for line in layer_lines(G, "G", z, args.repeats, peak) + \
+                layer_lines(D, "D", fake, args.repeats, peak):
+            emit(line)
+
+    emit(step_line(args.batch_size, args.repeats, peak))
+    if args.scaling:
+        for bs in (32, 64, 128, 256):
+            emit(step_line(bs, args.repeats, peak, name="dcgan_step_scaling"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
