@@ -1,0 +1,167 @@
+"""Lesson 01: the original GAN (Goodfellow et al. 2014), two MLPs playing a minimax game.
+
+Paper: "Generative Adversarial Nets", https://arxiv.org/abs/1406.2661
+
+A generator G maps noise z ~ p_z to an image; a discriminator D maps an image to the
+probability that it came from the data. They play
+
+    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]          (eq. 1)
+
+For a fixed G the best D is p_data / (p_data + p_g), and against that D, G minimises the
+Jensen-Shannon divergence between p_data and p_g, so the game's solution is p_g = p_data.
+
+Training alternates one ascent step for D on V and one descent step for G. The paper's
+own remark (sec. 3): early on D rejects G's samples with high confidence, log(1 - D(G(z)))
+saturates, and its gradient vanishes; "rather than training G to minimize
+log(1 - D(G(z))) we can train G to maximize log D(G(z))": the same fixed point, strong
+gradients early. That non-saturating loss is the default here; `--g-loss minimax` uses
+eq. 1 as written, so you can watch it stall.
+
+    python lessons/01_gan.py                   # MLPs in the style of PyTorch-GAN's gan.py
+    python lessons/01_gan.py --arch paper      # the paper's nets (maxout D, sigmoid output)
+
+Networks:
+  --arch mlp   G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm after the
+               first) -> 784 tanh;  D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit.
+  --arch paper the authors' mnist.yaml: G z 100 (uniform [-1, 1]) -> 1200 ReLU -> 1200 ReLU
+               -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit, dropout
+               0.8 keep on the input and 0.5 keep on the hidden layers; SGD with momentum.
+
+What to look for: digit-like strokes after a few epochs, clean digits by the end; with
+`--g-loss minimax` G's loss sits near 0 (log(1 - D) with D(G(z)) ~ 0) and samples stay noise
+for much longer.
+"""
+# %%
+import os
+import sys
+
+try:
+    import minigan  # noqa: F401  (normally installed with pip install -e .)
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from minigan import backend, train
+from minigan.layers import (BatchNorm1d, Dense, Dropout, LeakyReLU, Maxout, ReLU, Sequential,
+                            Sigmoid, Tanh)
+from minigan.losses import bce_with_logits
+from minigan.optim import SGD, Adam
+
+LESSON = "01_gan"
+parser = train.make_parser(LESSON, __doc__, epochs=30, batch_size=64, lr=None, b1=0.5,
+                           sample_interval=500)
+parser.add_argument("--arch", choices=("mlp", "paper"), default="mlp",
+                    help="mlp (PyTorch-GAN style, default) or paper (Goodfellow et al.'s nets)")
+parser.add_argument("--g-loss", choices=("non-saturating", "minimax"), default="non-saturating",
+                    help="G maximises log D(G(z)) (default) or minimises log(1 - D(G(z))) (eq. 1)")
+args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+if args.lr is None:                      # Adam 2e-4 for the mlp nets; the paper used SGD 0.1
+    args.lr = 2e-4 if args.arch == "mlp" else 0.1
+train.setup(args)
+
+# %% [markdown]
+# ## The networks
+# `--arch mlp` outputs tanh in [-1, 1] and trains on images scaled to [-1, 1];
+# `--arch paper` outputs a sigmoid in [0, 1] and trains on the raw [0, 1] pixels. Neither
+# D has a final sigmoid: BCE on the logit is the same loss, computed stably.
+
+# %%
+PIXELS = 28 * 28
+if args.arch == "mlp":
+    G = Sequential(Dense(args.latent_dim, 128), LeakyReLU(0.2),
+                   Dense(128, 256), BatchNorm1d(256, eps=0.8), LeakyReLU(0.2),
+                   Dense(256, 512), BatchNorm1d(512, eps=0.8), LeakyReLU(0.2),
+                   Dense(512, 1024), BatchNorm1d(1024, eps=0.8), LeakyReLU(0.2),
+                   Dense(1024, PIXELS), Tanh())
+    D = Sequential(Dense(PIXELS, 512), LeakyReLU(0.2),
+                   Dense(512, 256), LeakyReLU(0.2),
+                   Dense(256, 1))
+    opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
+    opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
+    low = -1.0                                          # data and G's output in [-1, 1]
+else:
+    G = Sequential(Dense(args.latent_dim, 1200), ReLU(),
+                   Dense(1200, 1200), ReLU(),
+                   Dense(1200, PIXELS), Sigmoid())
+    D = Sequential(Dropout(0.2), Maxout(PIXELS, 240, 5),
+                   Dropout(0.5), Maxout(240, 240, 5),
+                   Dropout(0.5), Dense(240, 1))
+    opt_G = SGD(G, lr=args.lr, momentum=0.5)
+    opt_D = SGD(D, lr=args.lr, momentum=0.5)
+    low = 0.0                                           # data and G's output in [0, 1]
+
+data = train.training_data(args, low=low)
+run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
+                data=data)
+
+
+def noise(n):
+    """The mlp nets use z ~ N(0, I); the paper's use z ~ U[-1, 1]^100."""
+    if args.arch == "mlp":
+        return backend.randn(n, args.latent_dim)
+    return backend.rand(n, args.latent_dim, low=-1.0, high=1.0)
+
+
+z_grid = (run.fixed_noise(100, args.latent_dim) if args.arch == "mlp"
+          else run.fixed_noise(100, args.latent_dim, low=-1.0, high=1.0))
+
+
+def generate(z):
+    """Images in [0, 1], G in eval mode."""
+    images, _ = G.forward(z, train=False)
+    return (images - low) / (1 - low)
+
+
+# %% [markdown]
+# ## Algorithm 1, one step
+# D ascends V: with targets 1 for x and 0 for G(z), BCE is exactly -V, so D descends
+#     L_D = -[log D(x) + log(1 - D(G(z)))].
+# G descends log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating). On the logit l
+# of D(G(z)): log(1 - sigmoid(l)) = -BCE(l, target 0), so the minimax G loss is minus the
+# BCE with target 0 and its gradient is minus that BCE's gradient.
+
+# %%
+for epoch in run.epochs():
+    for x, _ in run.batches():
+        x = x.reshape(len(x), PIXELS)
+        z = noise(len(x))
+        fake, g_cache = G.forward(z)
+
+        # ---- D: descend -[log D(x) + log(1 - D(G(z)))]
+        opt_D.zero_grad()
+        logit_real, real_cache = D.forward(x)
+        logit_fake, fake_cache = D.forward(fake)
+        loss_real, dreal = bce_with_logits(logit_real, 1.0)
+        loss_fake, dfake = bce_with_logits(logit_fake, 0.0)
+        D.backward(dreal, real_cache)
+        D.backward(dfake, fake_cache)
+        opt_D.step()
+
+        # ---- G: through the updated D
+        opt_G.zero_grad()
+        logit_fake, fake_cache = D.forward(fake)
+        if args.g_loss == "non-saturating":
+            g_loss, dlogit = bce_with_logits(logit_fake, 1.0)       # -log D(G(z))
+        else:
+            bce, dbce = bce_with_logits(logit_fake, 0.0)            # -log(1 - D(G(z)))
+            g_loss, dlogit = -bce, -dbce                            #  log(1 - D(G(z)))
+        G.backward(D.backward(dlogit, fake_cache), g_cache)
+        opt_G.step()
+
+        run.log(d_loss=loss_real + loss_fake, g_loss=g_loss)
+        if run.should_sample():
+            run.save_grid(generate(z_grid))
+    run.end_epoch(generate(z_grid))
+
+
+# %% [markdown]
+# ## What it learned
+# The GAN paper reports a Parzen-window log-likelihood of 225 +- 2 on MNIST test for its
+# nets; compare `--arch paper`'s number (the last line of the metrics).
+
+# %%
+def sample(n, chunk=500):
+    xp = backend.xp()
+    return xp.concatenate([generate(noise(min(chunk, n - i))) for i in range(0, n, chunk)]), None
+
+
+run.finish(sample)

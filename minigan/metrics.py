@@ -1,0 +1,234 @@
+"""Measuring what a GAN learned, with a small MNIST classifier built from minigan's layers.
+
+    python -m minigan.metrics runs/02_dcgan/samples.npz     # all metrics of a samples file
+    python -m minigan.metrics --train                       # retrain the shipped classifier
+
+The classifier (two strided convs and a dense layer, >= 99% test accuracy) gives:
+
+* Frechet distance (FD) between the samples' and the MNIST test set's 128-d penultimate
+  features: ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))  (Heusel et al. 2017,
+  with this classifier in place of Inception). Lower is better; the test set vs itself is 0.
+* Inception-style score: exp(E_x KL(p(y|x) || p(y)))  (Salimans et al. 2016). Between 1
+  and 10: high when each sample is confidently one digit and all digits appear.
+* Class shares: the fraction of samples classified as each digit (mode collapse shows here).
+* Label accuracy, for conditional models: the share classified as the label asked for.
+* Parzen-window log-likelihood, the GAN paper's protocol: a Gaussian window of width sigma
+  on each sample; sigma chosen from logspace(-1, 0, 10) on the validation split; the mean
+  log-density of the test images, +- its standard error.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import backend
+from .data import load_mnist
+from .layers import Conv2d, Dense, Flatten, ReLU, Sequential
+from .losses import softmax, softmax_cross_entropy
+
+WEIGHTS = os.path.join(os.path.dirname(__file__), "classifier.npz")
+_model = {}
+
+
+def classifier():
+    """Conv 1->32 k5 s2 (14x14), ReLU, Conv 32->64 k5 s2 (7x7), ReLU, Dense 3136->128, ReLU
+    (the features), Dense 128->10 (the logits). Returns (features, head)."""
+    features = Sequential(Conv2d(1, 32, 5, 2, 2), ReLU(), Conv2d(32, 64, 5, 2, 2), ReLU(),
+                          Flatten(), Dense(64 * 7 * 7, 128), ReLU())
+    return features, Dense(128, 10)
+
+
+def load_classifier():
+    """The shipped classifier on the active device (cached per device)."""
+    key = backend.device()
+    if key not in _model:
+        if not os.path.exists(WEIGHTS):
+            raise FileNotFoundError(f"classifier weights missing at {WEIGHTS}: "
+                                    "run python -m minigan.metrics --train")
+        features, head = classifier()
+        with np.load(WEIGHTS) as f:
+            state = {k: f[k] for k in f.files}
+        features.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("features.")})
+        head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        _model[key] = (features, head)
+    return _model[key]
+
+
+def features_and_probs(images, batch_size=500):
+    """images (N, 28, 28) or (N, 1, 28, 28) in [0, 1] -> (features (N, 128), p(y|x) (N, 10)) on the host."""
+    features, head = load_classifier()
+    images = np.asarray(backend.to_host(images), dtype=np.float32).reshape(-1, 1, 28, 28)
+    feats, probs = [], []
+    for i in range(0, len(images), batch_size):
+        h, _ = features.forward(backend.asarray(images[i:i + batch_size]), train=False)
+        logits, _ = head.forward(h, train=False)
+        feats.append(backend.to_host(h))
+        probs.append(backend.to_host(softmax(logits)))
+    return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
+
+
+def frechet_distance(f1, f2):
+    """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)).
+
+    Tr((S1 S2)^(1/2)) = sum of sqrt(eigenvalues of S1^(1/2) S2 S1^(1/2)), a symmetric PSD
+    matrix, so two symmetric eigendecompositions do it (no scipy.linalg.sqrtm needed).
+    """
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    eig = np.linalg.eigvalsh(root1 @ s2 @ root1)
+    tr_covmean = np.sqrt(np.clip(eig, 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def inception_score(probs, eps=1e-12):
+    """exp(E_x KL(p(y|x) || p(y))), with p(y) the mean of p(y|x) over the samples."""
+    p_y = probs.mean(0, keepdims=True)
+    kl = (probs * (np.log(probs + eps) - np.log(p_y + eps))).sum(1)
+    return float(np.exp(kl.mean()))
+
+
+def _parzen_log_density(queries, samples, sigmas, chunk=1000):
+    """log p(x) under the mixture (1/N) sum_i N(x; s_i, sigma^2 I), for each sigma:
+        log p(x) = logsumexp_i(-||x - s_i||^2 / (2 sigma^2)) - log N - (d/2) log(2 pi sigma^2)
+    Returns (len(sigmas), len(queries))."""
+    n, d = samples.shape
+    s_sq = (samples ** 2).sum(1)
+    out = np.empty((len(sigmas), len(queries)))
+    for i in range(0, len(queries), chunk):
+        q = queries[i:i + chunk]
+        dist = (q ** 2).sum(1)[:, None] + s_sq[None, :] - 2 * q @ samples.T    # (chunk, N)
+        np.maximum(dist, 0, out=dist)
+        for j, sigma in enumerate(sigmas):
+            a = -dist / (2 * sigma ** 2)
+            amax = a.max(1, keepdims=True)
+            lse = amax[:, 0] + np.log(np.exp(a - amax).sum(1))
+            out[j, i:i + chunk] = lse - np.log(n) - 0.5 * d * np.log(2 * np.pi * sigma ** 2)
+    return out
+
+
+def parzen(samples, sigmas=np.logspace(-1, 0, 10)):
+    """The GAN paper's protocol: sigma picked on the validation split, then the test split's
+    mean log-likelihood and its standard error. Samples (N, 28, 28) in [0, 1]."""
+    s = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
+    valid = load_mnist("valid")[0].reshape(-1, 784).astype(np.float64)
+    test = load_mnist("test")[0].reshape(-1, 784).astype(np.float64)
+    sigma = float(sigmas[_parzen_log_density(valid, s, sigmas).mean(1).argmax()])
+    ll = _parzen_log_density(test, s, [sigma])[0]
+    return {"parzen_ll": float(ll.mean()), "parzen_se": float(ll.std() / np.sqrt(len(ll))),
+            "parzen_sigma": sigma}
+
+
+_test_features = {}
+
+
+def evaluate(images, labels=None, parzen_window=True):
+    """Every metric of a set of generated images (N, 28, 28) in [0, 1] (+ asked-for labels)."""
+    feats, probs = features_and_probs(images)
+    if "test" not in _test_features:
+        _test_features["test"] = features_and_probs(load_mnist("test")[0])[0]
+    predicted = probs.argmax(1)
+    result = {
+        "n_samples": int(len(images)),
+        "frechet_distance": frechet_distance(feats, _test_features["test"]),
+        "inception_score": inception_score(probs),
+        "class_shares": (np.bincount(predicted, minlength=10) / len(images)).tolist(),
+    }
+    result["min_class_share"] = min(result["class_shares"])
+    result["max_class_share"] = max(result["class_shares"])
+    if labels is not None:
+        result["label_accuracy"] = float((predicted == np.asarray(labels)).mean())
+    if parzen_window:
+        result.update(parzen(images))
+    return result
+
+
+def format_metrics(m):
+    lines = [f"Frechet distance (classifier features)  {m['frechet_distance']:.2f}",
+             f"inception-style score                    {m['inception_score']:.3f}",
+             "class shares %  " + " ".join(f"{k}:{100 * s:.1f}" for k, s in enumerate(m["class_shares"]))]
+    if "label_accuracy" in m:
+        lines.append(f"label accuracy                           {100 * m['label_accuracy']:.2f}%")
+    if "parzen_ll" in m:
+        lines.append(f"Parzen log-likelihood                    {m['parzen_ll']:.1f} +- {m['parzen_se']:.1f}"
+                     f"  (sigma {m['parzen_sigma']:.3f})")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------- training the classifier
+
+
+def train_classifier(epochs=8, batch_size=64, lr=1e-3, seed=0):
+    """Adam on the 50,000 training images; prints test accuracy; saves WEIGHTS."""
+    from .data import Batches
+    from .optim import Adam
+    backend.seed(seed)
+    features, head = classifier()
+    opt = Adam([features, head], lr=lr)
+    x, y = load_mnist("train")
+    batches = Batches(x, y, batch_size, seed=seed)
+    for epoch in range(epochs):
+        t0, total = time.perf_counter(), 0.0
+        opt.lr = lr * (0.7 ** epoch)                 # decay the step size every epoch
+        for xb, yb in batches:
+            opt.zero_grad()
+            h, h_cache = features.forward(xb)
+            logits, l_cache = head.forward(h)
+            loss, dlogits = softmax_cross_entropy(logits, yb)
+            features.backward(head.backward(dlogits, l_cache), h_cache)
+            opt.step()
+            total += loss
+        acc = accuracy(features, head, "test")
+        print(f"epoch {epoch + 1}: loss {total / len(batches):.4f}  test accuracy {100 * acc:.2f}%  "
+              f"({time.perf_counter() - t0:.0f}s)", flush=True)
+    state = {f"features.{k}": v for k, v in features.state_dict().items()}
+    state.update({f"head.{k}": v for k, v in head.state_dict().items()})
+    np.savez(WEIGHTS, **state)
+    _model.clear()
+    return acc
+
+
+def accuracy(features, head, split):
+    x, y = load_mnist(split)
+    correct = 0
+    for i in range(0, len(x), 500):
+        h, _ = features.forward(backend.asarray(x[i:i + 500]), train=False)
+        logits, _ = head.forward(h, train=False)
+        correct += int((backend.to_host(logits).argmax(1) == y[i:i + 500]).sum())
+    return correct / len(x)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m minigan.metrics", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("samples", nargs="?", help="a samples.npz (key images; optional key labels)")
+    p.add_argument("--train", action="store_true", help="retrain the classifier and overwrite its weights")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--no-parzen", action="store_true", help="skip the Parzen-window estimate")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    args = p.parse_args(argv)
+    if args.train:
+        train_classifier(args.epochs)
+        return
+    if not args.samples:
+        p.error("give a samples.npz, or --train")
+    try:
+        with np.load(args.samples) as f:
+            images = f["images"]
+            labels = f["labels"] if "labels" in f.files else None
+    except Exception as exc:
+        print(f"error: cannot read {args.samples}: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+    if images.ndim not in (3, 4) or images.shape[-2:] != (28, 28):
+        print(f"error: {args.samples}: images must be (N, 28, 28), got {images.shape}", file=sys.stderr)
+        raise SystemExit(2)
+    m = evaluate(images, labels, parzen_window=not args.no_parzen)
+    print(json.dumps(m) if args.json else format_metrics(m))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The plumbing every lesson shares, so a lesson file holds only its GAN.
+
+    args = parse_args("02_dcgan", __doc__, epochs=5, lr=2e-4, ...)   # the common flags
+    run = Run(args, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
+    for epoch in run.epochs():                 # resumes after the last checkpoint
+        for x, y in run.batches(data, epoch):  # progress bar
+            ...the GAN step, written out in the lesson...
+            run.log(d_loss=..., g_loss=...)    # NaN check, bar, curves, sample grid
+        run.end_epoch(sample_fn)               # grid + loss curve + atomic checkpoint
+    run.finish(generate_fn)                    # samples.npz + metrics.json
+
+What is here: argument parsing, device and seed set-up, a tqdm bar, sample grids from
+fixed noise, loss curves, checkpoints (parameters, optimizer state, RNG state, epoch,
+arguments, loss history) written atomically, resume, the NaN stop, and the final
+samples and metrics. What is not here: anything about how a GAN trains.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from . import backend, plot
+from .data import Batches
+
+CHECKPOINT = "checkpoint.npz"
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _unit_float(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def make_parser(lesson, description, epochs, batch_size, lr, b1=0.5, b2=0.999, latent_dim=100,
+                sample_interval=200):
+    """The flags every lesson has, with the lesson's defaults; a lesson adds its own."""
+    p = argparse.ArgumentParser(prog=f"python lessons/{lesson}.py", description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=backend.DEVICES, default=os.environ.get("MINIGAN_DEVICE", "cpu"),
+                   help="cpu (NumPy) or gpu (CuPy on an NVIDIA GPU) (default: %(default)s)")
+    p.add_argument("--epochs", type=_positive_int, default=epochs,
+                   help="passes over the training set (default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=batch_size,
+                   help="images per step (default: %(default)s)")
+    p.add_argument("--lr", type=_positive_float, default=lr, help="learning rate (default: %(default)s)" if lr else "learning rate (default: the lesson's)")
+    p.add_argument("--b1", type=_unit_float, default=b1, help="Adam beta1 (default: %(default)s)")
+    p.add_argument("--b2", type=_unit_float, default=b2, help="Adam beta2 (default: %(default)s)")
+    p.add_argument("--latent-dim", type=_positive_int, default=latent_dim,
+                   help="size of the noise vector z (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed on the CPU, same numbers")
+    p.add_argument("--out", default=os.path.join("runs", lesson),
+                   help="output folder for grids, curves, checkpoint, samples (default: %(default)s)")
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
+                   help="continue from OUT/checkpoint.npz (or the given file)")
+    p.add_argument("--sample-interval", type=_positive_int, default=sample_interval,
+                   help="save a sample grid every N steps (default: %(default)s)")
+    p.add_argument("--no-eval", action="store_true", help="skip the metrics at the end")
+    p.add_argument("--n-samples", type=_positive_int, default=10000,
+                   help="images written to samples.npz and measured (default: %(default)s)")
+    p.add_argument("--subset", type=_positive_int, default=None,
+                   help="train on the first N training images only (quick tries and tests)")
+    return p
+
+
+def fail(message, code=2):
+    """One line on stderr and a non-zero exit: how every lesson reports bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def setup(args):
+    """Select the device, seed the generator and create the output folder, or fail in one line."""
+    try:
+        backend.use(args.device)
+    except backend.DeviceError as exc:
+        fail(str(exc))
+    backend.seed(args.seed)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        probe = os.path.join(args.out, ".write-test")
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as exc:
+        fail(f"cannot write to --out {args.out}: {exc.strerror or exc}")
+
+
+def training_data(args, low=-1.0):
+    """MNIST train+valid (60,000; or --subset N) scaled to [low, 1], as seeded Batches."""
+    from .data import load_mnist
+    x, y = load_mnist("train+valid")
+    if args.subset:
+        x, y = x[:args.subset], y[:args.subset]
+    if args.batch_size > len(x):
+        fail(f"--batch-size {args.batch_size} is larger than the {len(x)} training images")
+    return Batches(low + (1 - low) * x, y, args.batch_size, seed=args.seed)
+
+
+# ------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path, arrays, meta):
+    """Write arrays + JSON metadata to path atomically: a temp file, then a rename, so an
+    interrupted write never leaves a half-written checkpoint in place of a good one."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    """(arrays, meta) from a checkpoint, or one clear ValueError."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except FileNotFoundError:
+        raise ValueError(f"no checkpoint at {path}") from None
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable minigan checkpoint ({type(exc).__name__})") from None
+    return arrays, meta
+
+
+def _split(arrays, prefix):
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+# ------------------------------------------------------------------------------- Run
+
+
+class Run:
+    """One training run: its models and optimizers, progress, pictures and checkpoints."""
+
+    def __init__(self, args, lesson, models, optimizers, data, extra_state=None):
+        self.args, self.lesson = args, lesson
+        self.models, self.optimizers, self.data = models, optimizers, data
+        self.extra_state = extra_state or {}     # name -> object with state_dict/load_state_dict
+        self.history = {}                        # loss name -> [(step, value)]
+        self.step = 0
+        self.start_epoch = 0
+        self.epoch_seconds = []
+        self.bar = None
+        self.fixed_noise_rng = np.random.default_rng(args.seed + 10_000)  # never touches the main stream
+        self.path = os.path.join(args.out, CHECKPOINT)
+        if args.resume is not None:
+            self.resume(args.resume or self.path)
+
+    def fixed_noise(self, *shape, low=None, high=None):
+        """Noise for the sample grids, the same in every frame and after a resume. It comes
+        from its own generator, so drawing it does not shift the training noise."""
+        if low is None:
+            z = self.fixed_noise_rng.standard_normal(shape)
+        else:
+            z = self.fixed_noise_rng.uniform(low, high, shape)
+        return backend.asarray(z.astype(np.float32))
+
+    # ------------------------------------------------------------------ the loop
+
+    def epochs(self):
+        for epoch in range(self.start_epoch, self.args.epochs):
+            self.epoch = epoch
+            self.t0 = time.perf_counter()
+            yield epoch
+
+    def batches(self):
+        """The epoch's batches, under a progress bar that shows the latest losses."""
+        self.bar = tqdm(self.data, desc=f"epoch {self.epoch + 1}/{self.args.epochs}",
+                        leave=False, mininterval=1.0, file=sys.stderr, dynamic_ncols=True)
+        yield from self.bar
+        self.bar.close()
+
+    def log(self, **losses):
+        """Record this step's losses; stop the run if one is NaN or infinite."""
+        self.step += 1
+        for name, value in losses.items():
+            value = float(value)
+            if not math.isfinite(value):
+                if self.bar is not None:
+                    self.bar.close()
+                kept = (f"the last good checkpoint ({self.path}) is kept" if os.path.exists(self.path)
+                        else "no checkpoint was written yet")
+                fail(f"{name} became {value} at step {self.step} (epoch {self.epoch + 1}); "
+                     f"training stopped, {kept}", code=1)
+            self.history.setdefault(name, []).append((self.step, value))
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{float(v):.3f}" for k, v in losses.items()}, refresh=False)
+        return self.step
+
+    def should_sample(self):
+        return self.step % self.args.sample_interval == 0
+
+    def save_grid(self, images, name=None, nrow=10, title=None):
+        name = name or f"step_{self.step:06d}.png"
+        plot.save_grid(images, os.path.join(self.args.out, name), nrow=nrow, title=title)
+
+    def end_epoch(self, grid_images=None, nrow=10):
+        """Epoch-end grid and loss curves, then the checkpoint."""
+        self.epoch_seconds.append(time.perf_counter() - self.t0)
+        if grid_images is not None:
+            self.save_grid(grid_images, f"epoch_{self.epoch + 1:03d}.png", nrow,
+                           title=f"{self.lesson}  epoch {self.epoch + 1}")
+        plot.save_curves(self.history, os.path.join(self.args.out, "losses.png"), title=self.lesson)
+        self.save()
+        print(f"epoch {self.epoch + 1}/{self.args.epochs}  {self.epoch_seconds[-1]:.1f}s  "
+              + "  ".join(f"{k} {v[-1][1]:.4f}" for k, v in self.history.items() if v), flush=True)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save(self):
+        arrays = {}
+        for name, model in self.models.items():
+            arrays.update({f"model/{name}/{k}": v for k, v in model.state_dict().items()})
+        for name, opt in self.optimizers.items():
+            state = opt.state_dict()
+            arrays.update({f"optim/{name}/{k}": v for k, v in state.items() if k not in ("t", "lr")})
+        meta = {
+            "lesson": self.lesson, "epoch": self.epoch + 1, "step": self.step,
+            "args": {k: v for k, v in vars(self.args).items() if k != "resume"},
+            "rng": backend.rng_state(), "data_rng": self.data.state_dict(),
+            "optim_scalars": {n: {"t": o.t, "lr": o.lr} for n, o in self.optimizers.items()},
+            "extra": {n: s.state_dict() for n, s in self.extra_state.items()},
+            "history": self.history, "epoch_seconds": self.epoch_seconds,
+        }
+        save_checkpoint(self.path, arrays, meta)
+
+    def resume(self, path):
+        try:
+            arrays, meta = load_checkpoint(path)
+            if meta.get("lesson") != self.lesson:
+                raise ValueError(f"{path} is a checkpoint of {meta.get('lesson')!r}, not {self.lesson!r}")
+            for name, model in self.models.items():
+                model.load_state_dict(_split(arrays, f"model/{name}/"))
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict({**_split(arrays, f"optim/{name}/"), **meta["optim_scalars"][name]})
+            for name, obj in self.extra_state.items():
+                obj.load_state_dict(meta["extra"][name])
+        except (ValueError, KeyError) as exc:
+            fail(f"cannot resume: {exc}")
+        backend.set_rng_state(meta["rng"])
+        self.data.load_state_dict(meta["data_rng"])
+        self.history = {k: [tuple(p) for p in v] for k, v in meta["history"].items()}
+        self.start_epoch, self.step = meta["epoch"], meta["step"]
+        self.epoch_seconds = meta["epoch_seconds"]
+        print(f"resumed from {path} after epoch {self.start_epoch}", flush=True)
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self, generate, conditional=False):
+        """Write samples.npz (images in [0, 1], (N, 28, 28); labels if conditional) and,
+        unless --no-eval, measure them (minigan.metrics) into metrics.json."""
+        images, labels = generate(self.args.n_samples)
+        images = np.clip(backend.to_host(images).reshape(-1, 28, 28).astype(np.float32), 0, 1)
+        out = {"images": images}
+        if labels is not None:
+            out["labels"] = backend.to_host(labels).astype(np.int64)
+        np.savez_compressed(os.path.join(self.args.out, "samples.npz"), **out)
+        result = {"lesson": self.lesson, "epochs": self.args.epochs, "device": self.args.device,
+                  "seconds_per_epoch": (float(np.mean(self.epoch_seconds)) if self.epoch_seconds else None),
+                  "command": "python " + " ".join(sys.argv)}
+        if not self.args.no_eval:
+            from . import metrics
+            result.update(metrics.evaluate(images, out.get("labels")))
+            print(metrics.format_metrics(result), flush=True)
+        with open(os.path.join(self.args.out, "metrics.json"), "w") as f:
+            json.dump(result, f, indent=2)
+        return result

@@ -1,0 +1,127 @@
+"""The shared plumbing: short lesson runs, checkpoints, resume, and bad input."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = ["--subset", "256", "--batch-size", "64", "--no-eval", "--n-samples", "50",
+         "--sample-interval", "2"]
+
+
+def lesson(name, *argv, check=True):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "lessons", name), *argv],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def checkpoint_arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files if k != "__meta__"}
+
+
+@pytest.mark.parametrize("name,extra", [("01_gan.py", []), ("01_gan.py", ["--arch", "paper"]),
+                                        ("01_gan.py", ["--g-loss", "minimax"]), ("02_dcgan.py", [])])
+def test_short_run_writes_everything(tmp_path, name, extra):
+    lesson(name, *QUICK, *extra, "--epochs", "1", "--out", str(tmp_path))
+    for f in ("checkpoint.npz", "epoch_001.png", "losses.png", "samples.npz", "metrics.json",
+              "step_000002.png"):
+        assert (tmp_path / f).exists(), f
+    with np.load(tmp_path / "samples.npz") as f:
+        images = f["images"]
+    assert images.shape == (50, 28, 28) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1 and images.std() > 0
+
+
+def test_resume_is_bit_identical(tmp_path):
+    """2 epochs straight == 1 epoch + a resumed epoch, on the CPU, to the last bit."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    lesson("02_dcgan.py", *QUICK, "--epochs", "2", "--out", str(a))
+    lesson("02_dcgan.py", *QUICK, "--epochs", "1", "--out", str(b))
+    lesson("02_dcgan.py", *QUICK, "--epochs", "2", "--out", str(b), "--resume")
+    ca, cb = checkpoint_arrays(a / "checkpoint.npz"), checkpoint_arrays(b / "checkpoint.npz")
+    assert ca.keys() == cb.keys() and len(ca) > 20
+    for k in ca:
+        assert np.array_equal(ca[k], cb[k]), k
+    sa, sb = np.load(a / "samples.npz")["images"], np.load(b / "samples.npz")["images"]
+    assert np.array_equal(sa, sb)
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "-1"], ["--epochs", "0"], ["--batch-size", "0"],
+                                  ["--device", "tpu"], ["--lr", "-0.1"], ["--no-such-flag"],
+                                  ["--arch", "resnet"]])
+def test_bad_flags_exit_2(argv):
+    proc = lesson("01_gan.py", *argv, check=False)
+    assert proc.returncode == 2
+    assert "error" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gpu_without_cupy_is_one_line(tmp_path):
+    pytest.importorskip("numpy")
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    proc = lesson("02_dcgan.py", "--device", "gpu", "--out", str(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert "CuPy" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_resume_errors_are_one_line(tmp_path):
+    lesson("01_gan.py", *QUICK, "--epochs", "1", "--out", str(tmp_path))
+    ckpt = str(tmp_path / "checkpoint.npz")
+    # another lesson's checkpoint
+    proc = lesson("02_dcgan.py", *QUICK, "--out", str(tmp_path / "x"), "--resume", ckpt, check=False)
+    assert proc.returncode == 2 and "01_gan" in proc.stderr and "Traceback" not in proc.stderr
+    # the same lesson with other shapes
+    proc = lesson("01_gan.py", *QUICK, "--latent-dim", "64", "--out", str(tmp_path / "y"),
+                  "--resume", ckpt, check=False)
+    assert proc.returncode == 2 and "shape" in proc.stderr and "Traceback" not in proc.stderr
+    # a corrupt file
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    proc = lesson("01_gan.py", *QUICK, "--out", str(tmp_path / "z"), "--resume", str(bad), check=False)
+    assert proc.returncode == 2 and "checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+    # nothing to resume from
+    proc = lesson("01_gan.py", *QUICK, "--out", str(tmp_path / "empty"), "--resume", check=False)
+    assert proc.returncode == 2 and "no checkpoint" in proc.stderr
+
+
+def test_unwritable_out(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = lesson("02_dcgan.py", *QUICK, "--out", str(blocker / "sub"), check=False)
+    assert proc.returncode == 2 and "--out" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, capsys):
+    from argparse import Namespace
+
+    from minigan import train
+    from minigan.data import Batches
+    from minigan.layers import Dense
+    from minigan.optim import Adam
+    args = train.make_parser("t", "", 1, 4, 1e-3).parse_args(["--out", str(tmp_path)])
+    train.setup(args)
+    model = Dense(2, 1)
+    data = Batches(np.zeros((8, 2), np.float32), np.zeros(8), 4)
+    run = train.Run(args, "t", {"m": model}, {"m": Adam(model)}, data)
+    for _ in run.epochs():
+        run.log(loss=1.0)
+        run.end_epoch()
+    saved = checkpoint_arrays(tmp_path / "checkpoint.npz")
+    run.epoch = 1
+    with pytest.raises(SystemExit) as exc:
+        run.log(loss=float("nan"))
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "loss became nan at step 2" in err and "checkpoint" in err
+    after = checkpoint_arrays(tmp_path / "checkpoint.npz")
+    assert all(np.array_equal(saved[k], after[k]) for k in saved)
+    assert isinstance(args, Namespace)
