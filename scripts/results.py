@@ -1,0 +1,102 @@
+"""Write docs/results.md: every lesson's metrics at its default settings.
+
+    python scripts/results.py                  # train every lesson (defaults), then write the table
+    python scripts/results.py --collect        # only collect runs/<lesson>/metrics.json
+    python scripts/results.py --lessons 02_dcgan --device gpu
+
+Each lesson runs as a new user would run it (`python lessons/<lesson>.py`, plus --device
+and --out), writes runs/<lesson>[-gpu]/metrics.json, and the table is rebuilt from every
+metrics.json found, so CPU and GPU rows sit side by side.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# lesson -> extra flags of the rows the table records (its default run first)
+LESSONS = {
+    "01_gan": [[], ["--arch", "paper"]],
+    "02_dcgan": [[]],
+    "03_wgan": [[]],
+    "04_cgan": [[], ["--arch", "dcgan"]],
+    "05_acgan": [[]],
+}
+
+
+def out_dir(lesson, flags, device):
+    tag = "-".join(f.lstrip("-") for f in flags)
+    return os.path.join(ROOT, "runs", lesson + (f"-{tag}" if tag else "") + ("-gpu" if device == "gpu" else ""))
+
+
+def run_lessons(lessons, device):
+    for lesson in lessons:
+        script = os.path.join(ROOT, "lessons", f"{lesson}.py")
+        if not os.path.exists(script):
+            print(f"skipping {lesson}: no lesson file yet")
+            continue
+        for flags in LESSONS[lesson]:
+            cmd = [sys.executable, script, *flags, "--device", device, "--out", out_dir(lesson, flags, device)]
+            print("$", " ".join(cmd[1:]), flush=True)
+            subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def reference():
+    """The MNIST validation images measured as if they were samples: the ceiling to compare with."""
+    sys.path.insert(0, ROOT)
+    from minigan import metrics
+    from minigan.data import load_mnist
+    x, y = load_mnist("valid")
+    m = metrics.evaluate(x[:, 0], y)
+    m.update(lesson="real MNIST (valid split)", device="-", epochs="-", seconds_per_epoch=0,
+             command="python scripts/results.py --collect")
+    os.makedirs(os.path.join(ROOT, "runs", "zz-reference"), exist_ok=True)
+    with open(os.path.join(ROOT, "runs", "zz-reference", "metrics.json"), "w") as f:
+        json.dump(m, f, indent=2)
+
+
+def pct(x):
+    return f"{100 * x:.1f}" if x is not None else "-"
+
+
+def table():
+    rows = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "runs", "*", "metrics.json"))):
+        with open(path) as f:
+            m = json.load(f)
+        if "inception_score" not in m:
+            continue
+        cmd = m["command"].replace(ROOT + os.sep, "")
+        rows.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
+            lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
+            fd=m["frechet_distance"], is_=m["inception_score"], lo=pct(m["min_class_share"]),
+            hi=pct(m["max_class_share"]), acc=pct(m.get("label_accuracy")),
+            pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=cmd))
+    head = ("| lesson | device | epochs | s/epoch | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
+            "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|")
+    return head + "\n" + "\n".join(rows)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--collect", action="store_true", help="do not train; only rebuild the table")
+    p.add_argument("--lessons", nargs="+", choices=list(LESSONS), default=list(LESSONS))
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    args = p.parse_args()
+    if not args.collect:
+        run_lessons(args.lessons, args.device)
+    reference()
+    with open(os.path.join(ROOT, "docs", "results.md"), "w") as f:
+        f.write("# Results\n\nWritten by `python scripts/results.py` from each run's `metrics.json`: every lesson at "
+                "its default settings, measured with minigan's MNIST classifier (`minigan/metrics.py`). "
+                "Seconds per epoch are wall-clock on the machine named in the device column "
+                "(cpu: the project's 2-core reference machine).\n\n"
+                "Reference points, the MNIST test set measured against itself: see the last row.\n\n")
+        f.write(table() + "\n")
+    print(open(os.path.join(ROOT, "docs", "results.md")).read())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""minigan.metrics on real MNIST images (where the answers are known) and on noise."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minigan import backend, metrics
+from minigan.data import load_mnist
+
+
+@pytest.fixture(scope="module")
+def cpu():
+    backend.use("cpu")
+
+
+def test_classifier_reaches_99_percent(cpu):
+    features, head = metrics.load_classifier()
+    assert metrics.accuracy(features, head, "test") >= 0.99
+
+
+def test_real_images_score_like_real_images(cpu):
+    x, y = load_mnist("valid")
+    m = metrics.evaluate(x[:, 0], y, parzen_window=False)
+    assert m["inception_score"] > 9.5
+    assert 0.08 < m["min_class_share"] and m["max_class_share"] < 0.12
+    assert m["label_accuracy"] > 0.99
+    assert m["frechet_distance"] < 1.0            # valid vs test: the same distribution
+
+
+def test_noise_scores_badly(cpu):
+    noise = np.random.default_rng(0).uniform(0, 1, (2000, 28, 28)).astype(np.float32)
+    m = metrics.evaluate(noise, parzen_window=False)
+    assert m["inception_score"] < 3
+    assert m["frechet_distance"] > 100
+    assert m["max_class_share"] > 0.3
+
+
+def test_one_digit_only_shows_as_mode_collapse(cpu):
+    x, y = load_mnist("test")
+    m = metrics.evaluate(x[y == 3][:, 0], parzen_window=False)
+    assert m["class_shares"][3] > 0.95 and m["inception_score"] < 1.5
+
+
+def test_frechet_distance_formula():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 3))
+    b = rng.standard_normal((20000, 3)) * 2 + 1
+    # N(0, I) vs N(1, 4I): |mu|^2 = 3, Tr = 3 + 12 - 2 * Tr(sqrt(4I)) = 15 - 12 = 3
+    assert metrics.frechet_distance(a, b) == pytest.approx(6.0, rel=0.05)
+    assert abs(metrics.frechet_distance(a, a)) < 1e-6
+
+
+def test_parzen_log_density_matches_direct_formula():
+    rng = np.random.default_rng(1)
+    samples, queries = rng.uniform(0, 1, (7, 5)), rng.uniform(0, 1, (4, 5))
+    sigma = 0.3
+    got = metrics._parzen_log_density(queries, samples, [sigma], chunk=3)[0]
+    dens = np.exp(-((queries[:, None] - samples[None]) ** 2).sum(-1) / (2 * sigma ** 2))
+    want = np.log(dens.mean(1) / (2 * np.pi * sigma ** 2) ** 2.5)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_parzen_prefers_real_digits():
+    x = load_mnist("train")[0][:1000, 0]
+    real = metrics.parzen(x)
+    blurred = metrics.parzen(np.clip(x + np.random.default_rng(0).normal(0, 0.3, x.shape), 0, 1))
+    assert real["parzen_sigma"] in np.logspace(-1, 0, 10)
+    assert real["parzen_ll"] > blurred["parzen_ll"]
+
+
+def test_cli_rejects_bad_file(tmp_path):
+    bad = tmp_path / "s.npz"
+    np.savez(bad, images=np.zeros((3, 5, 5)))
+    proc = subprocess.run([sys.executable, "-m", "minigan.metrics", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "(N, 28, 28)" in proc.stderr
