@@ -25,7 +25,10 @@ def test_real_images_score_like_real_images(cpu):
     assert m["inception_score"] > 9.5
     assert 0.08 < m["min_class_share"] and m["max_class_share"] < 0.12
     assert m["label_accuracy"] > 0.99
-    assert m["frechet_distance"] < 1.0            # valid vs test: the same distribution
+    # valid vs test: the same distribution; half the classes alone is ~250, noisy digits ~200
+    assert m["frechet_distance"] < 10
+    half = metrics.evaluate(x[y < 5][:, 0], parzen_window=False)
+    assert half["frechet_distance"] > 20 * m["frechet_distance"]
 
 
 def test_noise_scores_badly(cpu):
