@@ -4,14 +4,18 @@ For a scalar function f, the central difference
 
     df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)
 
-has error O(h^2) from truncation plus O(eps_machine * |f| / h) from rounding. In float64
-with h = 1e-6 both are around 1e-10 relative, so an analytic gradient that agrees to 1e-6
-is right and one that disagrees is wrong. (In float32 the rounding term alone is ~1e-2:
-checks always run in float64.)
+has error ~h^2 |f'''| / 6 from truncation plus ~eps_machine * |f| / h from rounding. The
+two balance near h = eps^(1/3) ~ 1e-5, where in float64 both are around 1e-11 relative,
+so an analytic gradient that agrees to 1e-6 is right and one that disagrees is wrong.
+(A smaller h only grows the rounding term: at h = 1e-6 it is ~2e-10 of |f|, which puts
+correct gradients of O(1)-valued outputs, e.g. a sigmoid's, near 1e-6. In float32 the
+rounding term alone is ~1e-2: checks always run in float64.)
 
 To check a layer we turn its output into a scalar with a fixed random projection,
-L = sum(y * R), so dL/dy = R, run backward(R), and compare every input and parameter
-gradient with the central differences of L.
+L = sum((y - y0) * R), y0 the output at the unperturbed point (a constant), so dL/dy = R,
+run backward(R), and compare every input and parameter gradient with the central
+differences of L. Subtracting y0 changes no derivative, but it keeps the sum's own
+rounding (proportional to |sum y * R|, however small the gradient measured) out of it.
 """
 import numpy as np
 
@@ -37,7 +41,7 @@ def rel_error(analytic, numeric, floor=None):
     return float((np.abs(a - n) / np.maximum(mag, floor)).max(initial=0.0))
 
 
-def numerical_gradient(f, x, h=1e-6):
+def numerical_gradient(f, x, h=1e-5):
     """Central differences of the scalar f() with respect to the array x, perturbed in place."""
     xp = backend.get_array_module(x)
     grad = xp.zeros_like(x)
@@ -53,7 +57,7 @@ def numerical_gradient(f, x, h=1e-6):
     return grad
 
 
-def check_layer(layer, x, train=True, h=1e-6, seed=0):
+def check_layer(layer, x, train=True, h=1e-5, seed=0):
     """Gradient-check one layer (or a Sequential) at input x, in float64.
 
     Returns {"x": err, "<param>": err, ...} with the max relative error of each gradient
@@ -70,9 +74,10 @@ def check_layer(layer, x, train=True, h=1e-6, seed=0):
 
     y, cache = forward()
     R = xp.asarray(np.random.default_rng(seed + 1).standard_normal(y.shape))   # dL/dy
+    y0 = y.copy()                                   # L = sum((y - y0) * R): see above
 
     def loss():
-        return float((forward()[0] * R).sum())
+        return float(((forward()[0] - y0) * R).sum())
 
     layer.zero_grad()
     dx = layer.backward(R, cache)
@@ -92,7 +97,7 @@ def compare(pairs):
     return {name: rel_error(a, n, floor=1e-3 * scale) for name, (a, n) in pairs.items()}
 
 
-def check_function(f_and_grad, x, h=1e-6):
+def check_function(f_and_grad, x, h=1e-5):
     """Check a function returning (scalar, gradient w.r.t. x), e.g. a loss, at x (float64)."""
     _, analytic = f_and_grad(x)
     return rel_error(analytic, numerical_gradient(lambda: f_and_grad(x)[0], x, h))
