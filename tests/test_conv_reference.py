@@ -1,0 +1,131 @@
+"""Conv2d and ConvTranspose2d against plain-loop implementations of their definitions.
+
+The loops below are the definitions written out, one multiply-add at a time; minigan's
+im2col/GEMM layers must reproduce them to rounding (float64). Output shapes are compared
+with PyTorch's documented formulae.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import SEEDS, conv_configs, conv_out, convT_configs, convT_out, randn
+from minigan import backend
+from minigan import layers as L
+
+
+def conv2d_loops(x, W, b, s, p):
+    """y[n,f,h,w] = b[f] + sum_{c,i,j} W[f,c,i,j] x_pad[n,c,s*h+i,s*w+j]."""
+    N, C, H, Wd = x.shape
+    F, _, k, _ = W.shape
+    xpad = np.zeros((N, C, H + 2 * p, Wd + 2 * p))
+    xpad[:, :, p:p + H, p:p + Wd] = x
+    Ho = (H + 2 * p - k) // s + 1
+    Wo = (Wd + 2 * p - k) // s + 1
+    y = np.zeros((N, F, Ho, Wo))
+    for n in range(N):
+        for f in range(F):
+            for h in range(Ho):
+                for w in range(Wo):
+                    total = 0.0 if b is None else b[f]
+                    for c in range(C):
+                        for i in range(k):
+                            for j in range(k):
+                                total += W[f, c, i, j] * xpad[n, c, s * h + i, s * w + j]
+                    y[n, f, h, w] = total
+    return y
+
+
+def conv_transpose2d_loops(x, W, b, s, p, op):
+    """Scatter y_full[n,f,s*h+i,s*w+j] += W[c,f,i,j] x[n,c,h,w], crop p at the top/left,
+    keep (H-1)s - 2p + k + op rows/columns, add the bias."""
+    N, C, H, Wd = x.shape
+    _, F, k, _ = W.shape
+    Ho = (H - 1) * s - 2 * p + k + op
+    Wo = (Wd - 1) * s - 2 * p + k + op
+    # big enough for the scatter and for the crop window p .. p + Ho (op may exceed p)
+    y_full = np.zeros((N, F, max((H - 1) * s + k, p + Ho), max((Wd - 1) * s + k, p + Wo)))
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(Wd):
+                    for f in range(F):
+                        for i in range(k):
+                            for j in range(k):
+                                y_full[n, f, s * h + i, s * w + j] += W[c, f, i, j] * x[n, c, h, w]
+    y = y_full[:, :, p:p + Ho, p:p + Wo].copy()
+    if b is not None:
+        for f in range(F):
+            y[:, f] += b[f]
+    return y
+
+
+def _params(layer):
+    return layer.params["W"], layer.params.get("b")
+
+
+@given(cfg=conv_configs(max_extra=4), bias=st.booleans(), seed=SEEDS)
+def test_conv2d_matches_definition(cfg, bias, seed):
+    backend.seed(seed)
+    layer = L.Conv2d(cfg["c"], cfg["f"], cfg["k"], stride=cfg["s"], padding=cfg["p"],
+                     bias=bias).to_dtype(np.float64)
+    x = randn(seed, (cfg["n"], cfg["c"], cfg["h"], cfg["w"]))
+    y, _ = layer.forward(x)
+    W, b = _params(layer)
+    assert y.shape == (cfg["n"], cfg["f"], conv_out(cfg["h"], cfg["k"], cfg["s"], cfg["p"]),
+                       conv_out(cfg["w"], cfg["k"], cfg["s"], cfg["p"]))
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, conv2d_loops(x, W, b, cfg["s"], cfg["p"]), rtol=1e-10, atol=1e-10)
+
+
+@given(cfg=convT_configs(), bias=st.booleans(), seed=SEEDS)
+def test_conv_transpose2d_matches_definition(cfg, bias, seed):
+    backend.seed(seed)
+    layer = L.ConvTranspose2d(cfg["c"], cfg["f"], cfg["k"], stride=cfg["s"], padding=cfg["p"],
+                              output_padding=cfg["op"], bias=bias).to_dtype(np.float64)
+    x = randn(seed, (cfg["n"], cfg["c"], cfg["h"], cfg["w"]))
+    y, _ = layer.forward(x)
+    W, b = _params(layer)
+    assert y.shape == (cfg["n"], cfg["f"],
+                       convT_out(cfg["h"], cfg["k"], cfg["s"], cfg["p"], cfg["op"]),
+                       convT_out(cfg["w"], cfg["k"], cfg["s"], cfg["p"], cfg["op"]))
+    ref = conv_transpose2d_loops(x, W, b, cfg["s"], cfg["p"], cfg["op"])
+    np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-10)
+
+
+@given(cfg=conv_configs(), seed=SEEDS)
+def test_conv_transpose_is_the_adjoint_of_conv(cfg, seed):
+    """<conv(x), u> = <x, convT(u)> for the same weights (no bias); output_padding
+    (H + 2p - k) mod s makes convT map the conv's output size back to the input size."""
+    c, f, k, s, p, H = cfg["c"], cfg["f"], cfg["k"], cfg["s"], cfg["p"], cfg["h"]
+    backend.seed(seed)
+    conv = L.Conv2d(c, f, k, stride=s, padding=p, bias=False).to_dtype(np.float64)
+    convT = L.ConvTranspose2d(f, c, k, stride=s, padding=p, output_padding=(H + 2 * p - k) % s,
+                              bias=False).to_dtype(np.float64)
+    convT.params["W"][...] = conv.params["W"]          # (F, C, k, k) read as (in, out, k, k)
+    x = randn(seed, (cfg["n"], c, H, H))
+    y, _ = conv.forward(x)
+    u = randn(seed + 1, y.shape)
+    z, _ = convT.forward(u)
+    assert z.shape == x.shape
+    np.testing.assert_allclose(float((y * u).sum()), float((x * z).sum()), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("H,k,s,p,op", [(7, 4, 2, 1, 0), (4, 4, 2, 1, 0), (14, 4, 2, 1, 0),
+                                        (3, 3, 2, 1, 1), (1, 1, 1, 0, 0), (5, 3, 3, 2, 2)])
+def test_shape_formulae_examples(H, k, s, p, op):
+    """Hand-picked DCGAN shapes: 28 -> 14 -> 7 with k4 s2 p1 and back."""
+    conv = L.Conv2d(1, 1, k, stride=s, padding=p)
+    convT = L.ConvTranspose2d(1, 1, k, stride=s, padding=p, output_padding=op)
+    assert conv.forward(np.zeros((1, 1, H, H), np.float32))[0].shape[2:] == (conv_out(H, k, s, p),) * 2
+    assert convT.forward(np.zeros((1, 1, H, H), np.float32))[0].shape[2:] == (convT_out(H, k, s, p, op),) * 2
+    assert conv_out(28, 4, 2, 1) == 14 and convT_out(7, 4, 2, 1, 0) == 14
+
+
+def test_invalid_configs_raise():
+    with pytest.raises(ValueError):
+        L.ConvTranspose2d(1, 1, 3, stride=2, output_padding=2)
+    with pytest.raises(ValueError):
+        L.Conv2d(1, 1, 5).forward(np.zeros((1, 1, 3, 3), np.float32))
+    with pytest.raises(ValueError):
+        L.ConvTranspose2d(1, 1, 1, padding=2).forward(np.zeros((1, 1, 2, 2), np.float32))
