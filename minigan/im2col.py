@@ -1,23 +1,37 @@
 """im2col / col2im: the one place where convolution becomes a matrix product.
 
 A convolution with a k x k kernel reads, for every output pixel, a C x k x k patch of the
-(padded) input. Lay those patches out as the columns of a matrix and the whole layer is
-one GEMM:
+(zero-padded) input. Lay those patches out as the columns of a matrix and the whole layer
+is one GEMM:
 
-    cols[(c, i, j), (n, h, w)] = x_pad[n, c, s*h + i, s*w + j]      (C*k*k, N*Ho*Wo)
-    y[f, (n, h, w)]            = W[f, (c, i, j)] @ cols             (F, N*Ho*Wo)
-
-``im2col`` builds that matrix without a Python loop: ``as_strided`` gives a 6-d *view*
-(C, k, k, N, Ho, Wo) of the padded input whose strides step through the patches, and one
-copy makes it contiguous. The row order (c, i, j) matches W.reshape(F, C*k*k), and the
-column order (n, h, w) keeps each (c, i, j) row a contiguous block, so the copy streams.
+    cols[(c, i, j), (h, w, n)] = x_pad[n, c, s*h + i, s*w + j]       (C*k*k, Ho*Wo*N)
+    y[f, (h, w, n)]            = W[f, (c, i, j)] @ cols              (F, Ho*Wo*N)
 
 ``col2im`` is the adjoint (used by conv backward and transposed-conv forward): each column
-entry is *added* back to the pixel it came from. Pixels are shared by overlapping patches,
-so it loops over the k*k kernel offsets (16 iterations for k=4), and each iteration adds
-one strided (C, N, Ho, Wo) slab at once. Accumulating in (C, N, H, W) order makes the slab
-and the target line up without a transpose per offset; one transpose at the end returns
-NCHW. (``np.add.at`` would do the same scatter element by element, far slower.)
+entry is *added* back to the pixel it came from; pixels shared by overlapping patches sum.
+
+Speed: where the batch lives in memory
+--------------------------------------
+Both functions loop over the k*k kernel offsets (16 iterations for k=4, never over pixels),
+and each iteration moves one whole (C, Ho, Wo, N) slab with one NumPy call. How fast that
+is depends on the memory layout, so the conv layers work in "CHWN" order: an activation
+(N, C, H, W) is stored as a C-contiguous (C, H, W, N) array and handed around as the
+transposed *view* ``a.transpose(3, 0, 1, 2)``, which has the right shape (N, C, H, W) and
+costs nothing. With the batch innermost:
+
+* a slab's innermost run is N contiguous floats even with stride 2 (in NCHW it would be
+  Wo floats two apart: 7 for DCGAN-MNIST, far too short for NumPy's inner loop);
+* the GEMM's output (F, Ho*Wo*N) *is* the next activation in CHWN order, and the upstream
+  gradient of a conv output is already the (F, Ho*Wo*N) matrix backward needs, so no
+  transpose copy sits on either side of any GEMM;
+* elementwise layers (NumPy keeps an input's memory order for its outputs) and BatchNorm
+  (each channel's N*H*W values are one contiguous block) run on it unchanged.
+
+``to_chwn`` is the only conversion: free for a conv output (or its gradient), one copy
+for anything else (the generator's reshaped Dense output, images from the data set).
+
+Zero padding is not materialised: for each offset only the output positions whose input
+pixel lies inside the image are copied (``_span``), and the rest of cols is set to 0.
 """
 from . import backend
 
@@ -27,42 +41,60 @@ def conv_out_size(size, k, stride, padding):
     return (size + 2 * padding - k) // stride + 1
 
 
-def pad_hw(x, padding, extra=0):
-    """Zero-pad the last two axes by `padding` (plus `extra` more at the bottom/right)."""
-    if padding == 0 and extra == 0:
-        return x
-    xp = backend.get_array_module(x)
-    *lead, H, W = x.shape
-    out = xp.zeros((*lead, H + 2 * padding + extra, W + 2 * padding + extra), dtype=x.dtype)
-    out[..., padding:padding + H, padding:padding + W] = x
-    return out
+def to_chwn(x):
+    """x (N, C, H, W) -> the C-contiguous (C, H, W, N) array of the same numbers.
+
+    No copy when x is a CHWN view (every conv layer returns one); otherwise one transpose copy.
+    """
+    return backend.get_array_module(x).ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def from_chwn(a):
+    """a (C, H, W, N) -> the (N, C, H, W) view of it (no copy)."""
+    return a.transpose(3, 0, 1, 2)
+
+
+def _span(i, size, out_size, stride, padding):
+    """For kernel offset i: the output positions o in [lo, hi) whose input position
+    stride*o + i - padding lies inside [0, size), and that first input position."""
+    lo = max(0, -(-(padding - i) // stride))                     # ceil((p - i) / s)
+    hi = min(out_size, (size - 1 + padding - i) // stride + 1)
+    return lo, max(hi, lo), stride * lo + i - padding
 
 
 def im2col(x, k, stride, padding, out_hw):
-    """x (N, C, H, W) -> cols (C*k*k, N*Ho*Wo) for output size out_hw = (Ho, Wo)."""
+    """x (C, H, W, N) -> cols (C*k*k, Ho*Wo*N) for output size out_hw = (Ho, Wo)."""
     xp = backend.get_array_module(x)
-    N, C = x.shape[:2]
+    C, H, W, N = x.shape
     Ho, Wo = out_hw
-    xpad = pad_hw(x, padding)
-    sN, sC, sH, sW = xpad.strides
-    patches = xp.lib.stride_tricks.as_strided(
-        xpad, shape=(C, k, k, N, Ho, Wo),
-        strides=(sC, sH, sW, sN, stride * sH, stride * sW))     # a view: nothing copied yet
-    return xp.ascontiguousarray(patches).reshape(C * k * k, N * Ho * Wo)
+    s = stride
+    cols = xp.empty((C, k, k, Ho, Wo, N), dtype=x.dtype)
+    for i in range(k):
+        h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
+        for j in range(k):
+            w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
+            tap = cols[:, i, j]                                          # (C, Ho, Wo, N) view
+            tap[:, :h_lo] = 0                                            # patches that hang
+            tap[:, h_hi:] = 0                                            # over the padding
+            tap[:, h_lo:h_hi, :w_lo] = 0
+            tap[:, h_lo:h_hi, w_hi:] = 0
+            tap[:, h_lo:h_hi, w_lo:w_hi] = x[:, h0:h0 + s * (h_hi - h_lo):s,
+                                             w0:w0 + s * (w_hi - w_lo):s]
+    return cols.reshape(C * k * k, Ho * Wo * N)
 
 
 def col2im(cols, x_shape, k, stride, padding, out_hw):
-    """The adjoint of im2col: cols (C*k*k, N*Ho*Wo) -> x (N, C, H, W), overlaps summed."""
+    """The adjoint of im2col: cols (C*k*k, Ho*Wo*N) -> x (C, H, W, N), overlaps summed."""
     xp = backend.get_array_module(cols)
-    N, C, H, W = x_shape
+    C, H, W, N = x_shape
     Ho, Wo = out_hw
-    cols = cols.reshape(C, k, k, N, Ho, Wo)
-    # rows/cols past H + 2p are never read by a patch when (H + 2p - k) % s != 0
-    Hp = max(H + 2 * padding, stride * (Ho - 1) + k)
-    Wp = max(W + 2 * padding, stride * (Wo - 1) + k)
-    acc = xp.zeros((C, N, Hp, Wp), dtype=cols.dtype)                 # (C, N, H+2p, W+2p)
+    s = stride
+    cols = cols.reshape(C, k, k, Ho, Wo, N)
+    x = xp.zeros((C, H, W, N), dtype=cols.dtype)
     for i in range(k):
+        h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
         for j in range(k):
-            acc[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += cols[:, i, j]
-    acc = acc[:, :, padding:padding + H, padding:padding + W]
-    return xp.ascontiguousarray(acc.transpose(1, 0, 2, 3))          # (N, C, H, W)
+            w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
+            x[:, h0:h0 + s * (h_hi - h_lo):s, w0:w0 + s * (w_hi - w_lo):s] += \
+                cols[:, i, j, h_lo:h_hi, w_lo:w_hi]
+    return x

@@ -4,11 +4,16 @@ Shapes: x (N, C, H, W); Conv2d W (F, C, k, k) as in PyTorch; ConvTranspose2d W (
 as in PyTorch (input channels first). A transposed convolution is exactly the backward
 pass of a convolution with respect to its input, so the two share im2col and col2im with
 their roles swapped.
+
+Inside, the layers work on activations stored batch-innermost, as (C, H, W, N) arrays
+(``to_chwn``), and return (N, C, H, W) *views* of such arrays (``from_chwn``): that way
+every GEMM output is already the next activation and no transpose copy is needed (see
+minigan/im2col.py for why this is the fast layout). Shapes seen from outside are NCHW.
 """
 import numpy as np
 
 from .. import backend, init
-from ..im2col import col2im, conv_out_size, im2col
+from ..im2col import col2im, conv_out_size, from_chwn, im2col, to_chwn
 from .base import Layer, check_input
 
 
@@ -34,31 +39,31 @@ class Conv2d(Layer):
         Ho, Wo = self.out_hw(*x.shape[2:])
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} is smaller than the kernel")
-        cols = im2col(x, self.k, self.stride, self.padding, (Ho, Wo))       # (C*k*k, N*Ho*Wo)
-        y = self.params["W"].reshape(F, -1) @ cols                          # (F, N*Ho*Wo)
-        y = y.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)                   # (N, F, Ho, Wo)
+        cols = im2col(to_chwn(x), self.k, self.stride, self.padding, (Ho, Wo))  # (C*k*k, Ho*Wo*N)
+        y = self.params["W"].reshape(F, -1) @ cols                          # (F, Ho*Wo*N)
         if "b" in self.params:
-            y = y + self.params["b"].reshape(1, F, 1, 1)
-        else:
-            y = backend.get_array_module(y).ascontiguousarray(y)
+            y += self.params["b"].reshape(F, 1)
+        y = from_chwn(y.reshape(F, Ho, Wo, N))                              # (N, F, Ho, Wo) view
         return y, (x.shape, cols)
 
     def backward(self, dy, cache):
         """In matrix form y = W_m cols (+ b), with W_m = W.reshape(F, C*k*k):
-            dW_m  = dy_m cols^T           (F, C*k*k)     dy_m = dy as (F, N*Ho*Wo)
+            dW_m  = dy_m cols^T           (F, C*k*k)     dy_m = dy as (F, Ho*Wo*N)
             db    = dy summed over n, h, w
-            dcols = W_m^T dy_m            (C*k*k, N*Ho*Wo)
+            dcols = W_m^T dy_m            (C*k*k, Ho*Wo*N)
             dx    = col2im(dcols): every patch entry's gradient added back to its pixel.
         """
         x_shape, cols = cache
         F = self.out_channels
-        dy_m = dy.transpose(1, 0, 2, 3).reshape(F, -1)                       # (F, N*Ho*Wo)
+        dy_m = to_chwn(dy).reshape(F, -1)                                    # (F, Ho*Wo*N)
         W_m = self.params["W"].reshape(F, -1)
         self.grads["W"] += (dy_m @ cols.T).reshape(self.params["W"].shape)
         if "b" in self.params:
-            self.grads["b"] += dy.sum(axis=(0, 2, 3))
-        dcols = W_m.T @ dy_m                                                 # (C*k*k, N*Ho*Wo)
-        return col2im(dcols, x_shape, self.k, self.stride, self.padding, dy.shape[2:])
+            self.grads["b"] += dy_m.sum(axis=1)
+        dcols = W_m.T @ dy_m                                                 # (C*k*k, Ho*Wo*N)
+        N, C, H, W = x_shape
+        dx = col2im(dcols, (C, H, W, N), self.k, self.stride, self.padding, dy.shape[2:])
+        return from_chwn(dx)                                                 # (N, C, H, W) view
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.k}, "
@@ -97,29 +102,29 @@ class ConvTranspose2d(Layer):
         Ho, Wo = self.out_hw(H, W)
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} gives an empty output")
-        x_m = x.transpose(1, 0, 2, 3).reshape(C, -1)                         # (C, N*H*W)
-        cols = self.params["W"].reshape(C, -1).T @ x_m                       # (F*k*k, N*H*W)
-        y = col2im(cols, (N, F, Ho, Wo), self.k, self.stride, self.padding, (H, W))
+        x_m = to_chwn(x).reshape(C, -1)                                      # (C, H*W*N)
+        cols = self.params["W"].reshape(C, -1).T @ x_m                       # (F*k*k, H*W*N)
+        y = col2im(cols, (F, Ho, Wo, N), self.k, self.stride, self.padding, (H, W))
         if "b" in self.params:
-            y += self.params["b"].reshape(1, F, 1, 1)
-        return y, (x.shape, x_m)
+            y += self.params["b"].reshape(F, 1, 1, 1)
+        return from_chwn(y), (x.shape, x_m)                                  # (N, F, Ho, Wo) view
 
     def backward(self, dy, cache):
         """Forward is y = col2im(W_m^T x_m) with W_m = W.reshape(C, F*k*k); the adjoint of
-        col2im is im2col, so with dcols = im2col(dy)  (F*k*k, N*H*W):
+        col2im is im2col, so with dcols = im2col(dy)  (F*k*k, H*W*N):
             dW_m = x_m dcols^T            (C, F*k*k)
             db   = dy summed over n, h, w
-            dx_m = W_m dcols              (C, N*H*W), then back to (N, C, H, W)
+            dx_m = W_m dcols              (C, H*W*N), then viewed as (N, C, H, W)
         """
         (N, C, H, W), x_m = cache
-        dcols = im2col(dy, self.k, self.stride, self.padding, (H, W))       # (F*k*k, N*H*W)
+        dy_c = to_chwn(dy)                                                   # (F, Ho, Wo, N)
+        dcols = im2col(dy_c, self.k, self.stride, self.padding, (H, W))     # (F*k*k, H*W*N)
         W_m = self.params["W"].reshape(C, -1)
         self.grads["W"] += (x_m @ dcols.T).reshape(self.params["W"].shape)
         if "b" in self.params:
-            self.grads["b"] += dy.sum(axis=(0, 2, 3))
-        dx_m = W_m @ dcols                                                   # (C, N*H*W)
-        xp = backend.get_array_module(dy)
-        return xp.ascontiguousarray(dx_m.reshape(C, N, H, W).transpose(1, 0, 2, 3))
+            self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
+        dx_m = W_m @ dcols                                                   # (C, H*W*N)
+        return from_chwn(dx_m.reshape(C, H, W, N))                           # (N, C, H, W) view
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.k}, stride={self.stride}, "
