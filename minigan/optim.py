@@ -8,6 +8,8 @@ place from the gradients the backward passes accumulated:
 
 ``state_dict()`` returns host arrays (plus the step count) so a checkpoint can hold them.
 """
+import math
+
 import numpy as np
 
 from . import backend
@@ -86,10 +88,15 @@ class Adam(Optimizer):
         m *= self.b1
         m += (1 - self.b1) * g
         v *= self.b2
-        v += (1 - self.b2) * g * g
-        step = self.lr / (1 - self.b1 ** self.t)
-        denom = xp.sqrt(v / (1 - self.b2 ** self.t)) + self.eps
-        p -= step * m / denom
+        v += (1 - self.b2) * (g * g)
+        # sqrt(v_hat) = sqrt(v) / sqrt(1 - b2^t). The update is computed in place in one
+        # temporary array (these are big arrays: a copy per operator would cost more).
+        update = xp.sqrt(v)
+        update *= 1 / math.sqrt(1 - self.b2 ** self.t)
+        update += self.eps                                     # sqrt(v_hat) + eps
+        xp.divide(m, update, out=update)
+        update *= self.lr / (1 - self.b1 ** self.t)            # lr * m_hat / (sqrt(v_hat) + eps)
+        p -= update
 
 
 class RMSprop(Optimizer):

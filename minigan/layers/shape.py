@@ -9,10 +9,15 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...)."""
 
     def forward(self, x, train=True):
-        return x.reshape(len(x), -1), x.shape
+        return x.reshape(len(x), -1), x
 
-    def backward(self, dy, shape):
-        return dy.reshape(shape)
+    def backward(self, dy, x):
+        """dx is dy reshaped to x's shape. It is written into an array laid out in memory
+        like x (``empty_like`` keeps the order; conv outputs are batch-innermost, see
+        minigan/im2col.py), so the layers below get gradients in their own layout."""
+        dx = backend.get_array_module(dy).empty_like(x, dtype=dy.dtype)
+        dx[...] = dy.reshape(x.shape)
+        return dx
 
 
 class Reshape(Layer):
