@@ -1,4 +1,4 @@
-"""Networks that more than one lesson (and the benchmark) builds.
+"""Networks the lessons build, kept here so the tests can build the very same ones.
 
 ``dcgan_mnist()`` is the DCGAN of Radford et al. 2015 sized for 28 x 28 MNIST, as in the
 PyTorch DCGAN example scaled down: the generator projects z to a 128 x 7 x 7 feature map
@@ -6,8 +6,10 @@ and doubles its size twice with stride-2 transposed convolutions (7 -> 14 -> 28)
 discriminator mirrors it with stride-2 convolutions (28 -> 14 -> 7) and one logit.
 """
 from . import init
-from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Flatten,
-                     LeakyReLU, ReLU, Reshape, Sequential, Tanh)
+from .conditioning import ConcatLabel, Conditional, Joint
+from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Dropout,
+                     Embedding, Flatten, LeakyReLU, Maxout, Parts, ReLU, Reshape, Sequential,
+                     Sigmoid, Tanh)
 
 
 def dcgan_mnist(z_dim=100, g_channels=128, d_channels=64):
@@ -38,3 +40,138 @@ def dcgan_mnist(z_dim=100, g_channels=128, d_channels=64):
         Dense(2 * d * 7 * 7, 1),
     )
     return init.dcgan_init(G), init.dcgan_init(D)
+
+
+# ----------------------------------------------------------------------------- lesson 03
+
+
+def wgan_mlp(z_dim=100, side=28, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 256)):
+    """(G, critic) of lesson 03's --arch mlp (PyTorch's default init, as lesson 01's mlp).
+
+    G: z (N, z_dim) -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm after all but
+       the first) -> 784, tanh, reshaped to (N, 1, 28, 28) like the DCGAN G's output
+    critic: images -> flatten -> 512 -> 256 (LeakyReLU 0.2) -> 1 score, no sigmoid
+    """
+    pixels = side * side
+    g_layers, width = [], z_dim
+    for i, h in enumerate(g_hidden):
+        g_layers += [Dense(width, h)] + ([BatchNorm1d(h, eps=0.8)] if i else []) + [LeakyReLU(0.2)]
+        width = h
+    G = Sequential(*g_layers, Dense(width, pixels), Tanh(), Reshape((1, side, side)))
+    d_layers, width = [Flatten()], pixels
+    for h in d_hidden:
+        d_layers += [Dense(width, h), LeakyReLU(0.2)]
+        width = h
+    D = Sequential(*d_layers, Dense(width, 1))
+    return G, D
+
+
+# ----------------------------------------------------------------------------- lesson 04
+
+
+def cgan_mlp(z_dim=100, classes=10, side=28, g_z=200, g_y=1000, g_joint=1200,
+             d_x=(240, 5), d_y=(50, 5), d_joint=(240, 4), dropout=(0.2, 0.5)):
+    """(G, D) of Mirza & Osindero 2014, sec. 4.1, as Joint networks (minigan.conditioning):
+
+    "In the generator net, a noise prior z with dimensionality 100 was drawn from a uniform
+    distribution within the unit hypercube. Both z and y are mapped to hidden layers with
+    Rectified Linear Unit (ReLu) activation, with layer sizes 200 and 1000 respectively,
+    before both being mapped to second, combined hidden ReLu layer of dimensionality 1200.
+    We then have a final sigmoid unit layer as our output for generating the
+    784-dimensional MNIST samples."
+        G: z -> 200 ReLU;  y -> 1000 ReLU;  [200, 1000] -> 1200 ReLU -> 784 sigmoid
+
+    "The discriminator maps x to a maxout layer with 240 units and 5 pieces, and y to a
+    maxout layer with 50 units and 5 pieces. Both of the hidden layers mapped to a joint
+    maxout layer with 240 units and 4 pieces before being fed to the sigmoid layer."
+        D: x -> maxout 240x5;  y -> maxout 50x5;  [240, 50] -> maxout 240x4 -> 1 logit
+
+    The sigmoid is left to the loss (BCE on logits). Dropout (input, hidden) = ``dropout``:
+    on D's image input, and before each of D's layers that reads hidden units. Images go
+    in and come out as (N, 1, side, side), like the convolutional nets'.
+    """
+    p_in, p_hidden = dropout
+    pixels = side * side
+    G = Joint(Sequential(Dense(z_dim, g_z), ReLU()),
+              Sequential(Dense(classes, g_y), ReLU()),
+              Sequential(Dense(g_z + g_y, g_joint), ReLU(),
+                         Dense(g_joint, pixels), Sigmoid(), Reshape((1, side, side))))
+    D = Joint(Sequential(Flatten(), Dropout(p_in), Maxout(pixels, *d_x)),
+              Maxout(classes, *d_y),
+              Sequential(Dropout(p_hidden), Maxout(d_x[0] + d_y[0], *d_joint),
+                         Dropout(p_hidden), Dense(d_joint[0], 1)))
+    return G, D
+
+
+def cgan_dcgan(z_dim=100, classes=10, side=28, g_fc=1024, g_ch=128, d_ch=64, d_fc=1024):
+    """(G, D): the conditional DCGAN of carpedm20/DCGAN-tensorflow (its MNIST model), as
+    Conditional networks: ConcatLabel() appends the one-hot label y (K = ``classes``) as
+    a vector after a dense layer and as K constant feature maps after a conv layer.
+    Convolutions are 5 x 5, stride 2 ("SAME" padding: p 2, and output_padding 1 for the
+    transposed ones); weights N(0, 0.02) as in that code.
+
+    G: [z, y] -> 1024, BN, ReLU -> [., y] -> 128*7*7, BN, ReLU -> (128, 7, 7)
+       -> [., y maps] -> ConvT 138->128 (14x14), BN, ReLU -> [., y maps] -> ConvT 138->1
+       (28x28), sigmoid
+    D: [x, y maps] (11 ch) -> Conv 11->11 (14x14), LeakyReLU 0.2 -> [., y maps] (21 ch)
+       -> Conv 21->74 (7x7), BN, LeakyReLU -> flatten -> [., y] (3626 + 10) -> 1024, BN,
+       LeakyReLU -> [., y] -> 1 logit
+    """
+    K, s = classes, side // 4
+    G = Conditional(
+        ConcatLabel(), Dense(z_dim + K, g_fc), BatchNorm1d(g_fc), ReLU(),
+        ConcatLabel(), Dense(g_fc + K, g_ch * s * s), BatchNorm1d(g_ch * s * s), ReLU(),
+        Reshape((g_ch, s, s)),
+        ConcatLabel(), ConvTranspose2d(g_ch + K, g_ch, 5, stride=2, padding=2, output_padding=1),
+        BatchNorm2d(g_ch), ReLU(),
+        ConcatLabel(), ConvTranspose2d(g_ch + K, 1, 5, stride=2, padding=2, output_padding=1),
+        Sigmoid(),
+    )
+    D = Conditional(
+        ConcatLabel(), Conv2d(1 + K, 1 + K, 5, stride=2, padding=2), LeakyReLU(0.2),
+        ConcatLabel(), Conv2d(1 + 2 * K, d_ch + K, 5, stride=2, padding=2),
+        BatchNorm2d(d_ch + K), LeakyReLU(0.2), Flatten(),
+        ConcatLabel(), Dense((d_ch + K) * s * s + K, d_fc), BatchNorm1d(d_fc), LeakyReLU(0.2),
+        ConcatLabel(), Dense(d_fc + K, 1),
+    )
+    return init.dcgan_init(G), init.dcgan_init(D)
+
+
+# ----------------------------------------------------------------------------- lesson 05
+
+
+def acgan_mnist(z_dim=100, classes=10, side=28, g_ch=128, d_ch=(16, 32, 64, 128), dropout=0.25):
+    """(G, D) of the ACGAN lesson, after Keras-GAN's acgan.py, as Parts that the lesson
+    wires by hand. Weights N(0, 0.02) (the embedding keeps N(0, 1)).
+
+    G.embed: Embedding(classes, z_dim);  the lesson feeds G.net with z * embed(label)
+    G.net:   z_dim -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
+             (14x14), ReLU, BN -> ConvT 128->64 k4 s2 p1 (28x28), ReLU, BN -> Conv 64->1 k3
+             p1, tanh.  (acgan.py doubles the size with UpSampling2D + a 3x3 conv; a
+             stride-2 transposed convolution learns the upsampling and costs half as much.)
+    D.trunk: Conv 1->16 k3 s2 p1 (14x14), LeakyReLU 0.2, Dropout -> Conv 16->32 (7x7),
+             LeakyReLU, Dropout, BN -> Conv 32->64 (4x4), LeakyReLU, Dropout, BN
+             -> Conv 64->128 k3 s1 p1 (4x4), LeakyReLU, Dropout -> flatten (2048)
+    D.source: Dense 2048 -> 1 real/fake logit;   D.classes: Dense 2048 -> 10 class logits
+    BatchNorm momentum 0.2 = Keras's momentum=0.8 (the weight of the old running value).
+    """
+    c, s = g_ch, side // 4
+    net = Sequential(
+        Dense(z_dim, c * s * s), ReLU(), Reshape((c, s, s)), BatchNorm2d(c, momentum=0.2),
+        ConvTranspose2d(c, c, 4, stride=2, padding=1), ReLU(), BatchNorm2d(c, momentum=0.2),
+        ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), ReLU(), BatchNorm2d(c // 2, momentum=0.2),
+        Conv2d(c // 2, 1, 3, stride=1, padding=1), Tanh(),
+    )
+    G = Parts(embed=Embedding(classes, z_dim), net=init.dcgan_init(net))
+    c1, c2, c3, c4 = d_ch
+    trunk = Sequential(
+        Conv2d(1, c1, 3, stride=2, padding=1), LeakyReLU(0.2), Dropout(dropout),
+        Conv2d(c1, c2, 3, stride=2, padding=1), LeakyReLU(0.2), Dropout(dropout), BatchNorm2d(c2, momentum=0.2),
+        Conv2d(c2, c3, 3, stride=2, padding=1), LeakyReLU(0.2), Dropout(dropout), BatchNorm2d(c3, momentum=0.2),
+        Conv2d(c3, c4, 3, stride=1, padding=1), LeakyReLU(0.2), Dropout(dropout),
+        Flatten(),
+    )
+    side_d = -(-(-(-side // 2) // 2) // 2)            # three stride-2 halvings, rounded up
+    features = c4 * side_d * side_d
+    D = Parts(trunk=trunk, source=Dense(features, 1), classes=Dense(features, classes))
+    return G, init.dcgan_init(D)

@@ -1,0 +1,187 @@
+"""Lesson 04: the conditional GAN (Mirza & Osindero 2014): ask G for a particular digit.
+
+Paper: "Conditional Generative Adversarial Nets", https://arxiv.org/abs/1411.1784
+
+A GAN gives no say over what it draws. Feed extra information y (here the digit's class,
+one-hot) to *both* networks and the game becomes conditional:
+
+    min_G max_D  V(D, G) = E_(x, y)[log D(x | y)] + E_(z, y)[log(1 - D(G(z | y) | y))]   (eq. 2)
+
+D now judges pairs: a real digit with its true label, or G's image with the label G was
+asked for. An image that looks like a 3 but came with the label 7 is easy to reject, so G
+must draw the digit it is asked for. How y enters is up to the architecture; here, as in
+the paper, it is concatenated: to the input (and, in the DCGAN version, to every hidden
+layer). Its backward pass splits the gradient and drops the label's part; see
+minigan/conditioning.py. As in lessons 01-02, G uses the non-saturating loss
+-log D(G(z | y) | y).
+
+    python lessons/04_cgan.py                  # the paper's MLPs
+    python lessons/04_cgan.py --arch dcgan     # the conditional DCGAN (slower on a CPU)
+
+Networks (minigan/models.py, with the paper's sentences quoted):
+  --arch mlp    the paper's: G z (100, uniform in the unit hypercube) -> 200 ReLU and
+                y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid. D x -> maxout 240x5
+                and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a logit + BCE here).
+                Dropout 0.5 on D's hidden layers and 0.2 on its image input (the paper
+                applied dropout 0.5 to "both the generator and discriminator"; on G it only
+                slowed training here, so G has none). Optimizer: the paper's SGD (lr 0.1
+                decayed by 1.00004 per step, momentum 0.5 rising to 0.7) is `--optimizer
+                sgd`; the default is Adam 2e-4, beta1 0.5, which gets to the label
+                accuracy bar in far fewer epochs. Batch 100, as in the paper.
+  --arch dcgan  carpedm20/DCGAN-tensorflow's conditional DCGAN for MNIST: the label is
+                concatenated to the input and to every hidden layer of G and D (a vector
+                after a dense layer, 10 constant feature maps after a conv layer);
+                z uniform in [-1, 1]^100 (as that code draws it); 5x5 stride-2 (transposed)
+                convolutions, BatchNorm; Adam 2e-4, beta1 0.5, batch 64; G updated twice
+                per D update "to make sure that d_loss does not go to zero".
+
+What to look for: the 10 x 10 grids, one row per digit 0-9 and one column per fixed z:
+each row becomes its digit, and along a column the style (slant, stroke width) stays
+roughly the same across digits: z carries the style, y the class. The final metrics add
+the label accuracy: the share of samples the classifier reads as the asked-for digit.
+"""
+# %%
+import os
+import sys
+
+try:
+    import minigan  # noqa: F401  (normally installed with pip install -e .)
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from minigan import backend, train
+from minigan.conditioning import one_hot
+from minigan.losses import bce_with_logits
+from minigan.models import cgan_dcgan, cgan_mlp
+from minigan.optim import SGD, Adam
+
+LESSON = "04_cgan"
+DEFAULTS = {"mlp": dict(epochs=30, batch_size=100), "dcgan": dict(epochs=3, batch_size=64)}
+parser = train.make_parser(LESSON, __doc__, epochs=None, batch_size=None, lr=None, b1=0.5,
+                           sample_interval=500)
+parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
+                    help="mlp (the paper's nets, default) or dcgan (carpedm20's conditional DCGAN)")
+parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                    help="--arch mlp only: adam (2e-4, beta1 0.5; default) or sgd (the paper's "
+                         "schedule: lr 0.1 decayed by 1.00004 per step, momentum 0.5 -> 0.7)")
+for flag, text in (("--epochs", "passes over the training set"), ("--batch-size", "images per step")):
+    parser._option_string_actions[flag].help = (
+        f"{text} (default: {DEFAULTS['mlp'][flag[2:].replace('-', '_')]} for --arch mlp, "
+        f"{DEFAULTS['dcgan'][flag[2:].replace('-', '_')]} for --arch dcgan)")
+args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+for key, value in DEFAULTS[args.arch].items():
+    if getattr(args, key) is None:
+        setattr(args, key, value)
+if args.lr is None:
+    args.lr = 0.1 if args.arch == "mlp" and args.optimizer == "sgd" else 2e-4
+train.setup(args)
+CLASSES = 10
+
+# %% [markdown]
+# ## The networks and the optimizers
+# Both architectures end in a sigmoid and train on MNIST's own [0, 1] pixels. Neither D
+# has a sigmoid layer: BCE on the logit is the same loss, computed stably. Both take
+# (images, one-hot labels): `out, cache = net.forward(x, onehot)`.
+
+# %%
+if args.arch == "mlp":
+    G, D = cgan_mlp(z_dim=args.latent_dim, classes=CLASSES)
+    z_low = 0.0                                      # z ~ U[0, 1]^100, "the unit hypercube"
+else:
+    G, D = cgan_dcgan(z_dim=args.latent_dim, classes=CLASSES)
+    z_low = -1.0                                     # carpedm20 draws z ~ U[-1, 1]^100
+if args.arch == "mlp" and args.optimizer == "sgd":
+    opt_G = SGD(G, lr=args.lr, momentum=0.5)
+    opt_D = SGD(D, lr=args.lr, momentum=0.5)
+else:
+    opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
+    opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
+data = train.training_data(args, low=0.0)            # MNIST in [0, 1], like the sigmoid
+run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
+                data=data)
+
+# The grid: row k asks for digit k, column j uses the j-th of ten fixed noise vectors.
+xp = backend.xp()
+z_grid = xp.tile(run.fixed_noise(10, args.latent_dim, low=z_low, high=1.0), (10, 1))
+y_grid = xp.repeat(xp.arange(CLASSES), 10)
+
+
+def noise(n):
+    return backend.rand(n, args.latent_dim, low=z_low, high=1.0)
+
+
+def generate(z, labels):
+    """G(z | y) in eval mode; images (N, 1, 28, 28) in [0, 1]."""
+    images, _ = G.forward(z, one_hot(labels, CLASSES), train=False)
+    return images
+
+
+def paper_sgd_schedule(epoch):
+    """Mirza & Osindero, sec. 4.1: "initial learning rate of 0.1 which was exponentially
+    decreased down to .000001 with decay factor of 1.00004. Also momentum was used with
+    initial value of .5 which was increased up to 0.7" (here linearly over the run)."""
+    for opt in (opt_G, opt_D):
+        opt.lr = max(args.lr / 1.00004 ** opt.t, 1e-6)
+        opt.momentum = 0.5 + 0.2 * min(1.0, epoch / max(1, args.epochs - 1))
+
+
+# %% [markdown]
+# ## One step of eq. 2
+# The labels y are the real batch's own: G is asked for the same digits D sees real
+# examples of (as carpedm20's code does), so every class is drawn equally often.
+# D descends L_D = -[log D(x | y) + log(1 - D(G(z | y) | y))] (BCE with targets 1 and 0);
+# G descends L_G = -log D(G(z | y) | y). With --arch dcgan G takes two steps per D step,
+# on the same z and y; the first reuses the fake batch of D's step (G has not changed
+# since), the second draws it again from the updated G.
+
+# %%
+g_steps = 2 if args.arch == "dcgan" else 1
+for epoch in run.epochs():
+    for x, labels in run.batches():
+        if args.arch == "mlp" and args.optimizer == "sgd":
+            paper_sgd_schedule(epoch)
+        y = one_hot(labels, CLASSES)
+        z = noise(len(x))
+        fake, g_cache = G.forward(z, y)
+
+        # ---- D step: maximise log D(x | y) + log(1 - D(G(z | y) | y))
+        opt_D.zero_grad()
+        logit_real, real_cache = D.forward(x, y)       # two forwards before any backward:
+        logit_fake, fake_cache = D.forward(fake, y)    # each keeps its own cache
+        loss_real, dlogit_real = bce_with_logits(logit_real, 1.0)
+        loss_fake, dlogit_fake = bce_with_logits(logit_fake, 0.0)
+        D.backward(dlogit_real, real_cache)            # both terms add into D.grads
+        D.backward(dlogit_fake, fake_cache)
+        opt_D.step()
+
+        # ---- G step(s): maximise log D(G(z | y) | y) through the just-updated D
+        for k in range(g_steps):
+            if k > 0:
+                fake, g_cache = G.forward(z, y)        # G changed: draw the batch again
+            opt_G.zero_grad()
+            logit_fake, fake_cache = D.forward(fake, y)
+            g_loss, dlogit = bce_with_logits(logit_fake, 1.0)
+            dfake = D.backward(dlogit, fake_cache)     # dL_G/dG(z|y): D's input gradient
+            G.backward(dfake, g_cache)                 # ... carried back through G
+            opt_G.step()
+
+        run.log(d_loss=loss_real + loss_fake, g_loss=g_loss)
+        if run.should_sample():
+            run.save_grid(generate(z_grid, y_grid))
+    run.end_epoch(generate(z_grid, y_grid))
+
+
+# %% [markdown]
+# ## What it learned
+# 10,000 samples, 1,000 asked for each digit, go to samples.npz with their labels; the
+# classifier's agreement with the labels is the "label accuracy" line of the metrics.
+
+# %%
+def sample(n, chunk=500):
+    labels = xp.arange(n) % CLASSES
+    images = [generate(noise(len(labels[i:i + chunk])), labels[i:i + chunk])
+              for i in range(0, n, chunk)]
+    return xp.concatenate(images), labels
+
+
+run.finish(sample)

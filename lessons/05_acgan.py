@@ -1,0 +1,193 @@
+"""Lesson 05: the auxiliary classifier GAN (Odena, Olah & Shlens 2017).
+
+Paper: "Conditional Image Synthesis with Auxiliary Classifier GANs",
+https://arxiv.org/abs/1610.09585
+
+Lesson 04 handed the label to D, which then judged (image, label) pairs. ACGAN gives D
+the image only and asks it *two* questions: is it real (the source S), and which class
+is it (C)? One shared trunk of convolutions, two heads:
+
+    D(x) -> P(S | x) (a logit) and P(C | x) (10 class logits, softmax)
+
+With c the class of a real image, or the class G was asked for:
+
+    L_S = E[log P(S = real | x_real)] + E[log P(S = fake | x_fake)]
+    L_C = E[log P(C = c | x_real)]    + E[log P(C = c | x_fake)]
+
+    D maximises L_S + L_C;  G maximises L_C - L_S
+
+(here G uses the non-saturating form of -L_S: it makes D call its samples real, BCE with
+target 1). So D learns to classify from real digits *and* from G's, and G is rewarded for
+samples D classifies as the asked-for digit. The class head makes the label hard to
+ignore: conditional samples come out right even where lesson 04's D could be fooled.
+
+G is conditioned as in Keras-GAN's acgan.py (the seed of this lesson): a learned
+embedding of the label, one 100-d vector per class, multiplies the noise elementwise,
+G(z * embed(c)), so each class gets its own scaling of the latent space.
+
+    python lessons/05_acgan.py
+    python lessons/05_acgan.py --device gpu
+
+Networks (minigan.models.acgan_mnist), after acgan.py:
+  G: z * embed(c) (100) -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
+     (14x14), ReLU, BN -> ConvT 128->64 k4 s2 p1 (28x28), ReLU, BN -> Conv 64->1 k3 p1, tanh.
+     acgan.py doubles the size with UpSampling2D followed by a 3x3 conv; a stride-2
+     transposed convolution learns the upsampling itself and costs half the arithmetic.
+  D trunk: Conv 1->16 k3 s2, LeakyReLU 0.2, Dropout 0.25 -> Conv 16->32 k3 s2, LeakyReLU,
+     Dropout, BN -> Conv 32->64 k3 s2, LeakyReLU, Dropout, BN -> Conv 64->128 k3 s1,
+     LeakyReLU, Dropout -> flatten (128*4*4); heads: Dense -> 1 logit, Dense -> 10 logits.
+  Adam 2e-4, beta1 0.5, batch 64, weights N(0, 0.02).
+
+The softmax is applied exactly once, inside the cross-entropy on the class logits
+(minigan.losses.softmax_cross_entropy). A popular PyTorch version ends its class head in
+a softmax layer *and* feeds that to nn.CrossEntropyLoss, which applies another one: the
+loss then can never go below ~1.46 and its gradients shrink.
+
+What to look for: acc_real and acc_fake, D's class accuracy on real and fake batches,
+both climbing towards 1 within the first epoch; the 10 x 10 grids, one row per digit;
+in the final metrics, the label accuracy of the samples as judged by minigan's own
+classifier (not by D).
+"""
+# %%
+import os
+import sys
+
+try:
+    import minigan  # noqa: F401  (normally installed with pip install -e .)
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from minigan import backend, train
+from minigan.losses import bce_with_logits, softmax_cross_entropy
+from minigan.models import acgan_mnist
+from minigan.optim import Adam
+
+LESSON = "05_acgan"
+parser = train.make_parser(LESSON, __doc__, epochs=3, batch_size=64, lr=2e-4, b1=0.5,
+                           sample_interval=500)
+args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+train.setup(args)
+CLASSES = 10
+
+# %% [markdown]
+# ## The networks
+# G and D are `Parts`: named pieces this lesson wires together itself, because neither is
+# a plain chain. G has a second input (the label, through the embedding); D has two heads.
+
+# %%
+G, D = acgan_mnist(z_dim=args.latent_dim, classes=CLASSES)
+opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
+opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
+data = train.training_data(args)                      # MNIST in [-1, 1], like tanh
+run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
+                data=data)
+
+
+def generator_forward(z, labels, train=True):
+    """G(z * embed(c)): images (N, 1, 28, 28) in [-1, 1] and the cache for the backward."""
+    e, e_cache = G.embed.forward(labels)               # (N, latent_dim), one row per class
+    images, net_cache = G.net.forward(z * e, train)
+    return images, (z, e_cache, net_cache)
+
+
+def generator_backward(dimages, cache):
+    """Through the conv net to its input h = z * e, then d(z * e)/de = z into the
+    embedding's rows (the noise and the integer labels need no gradient)."""
+    z, e_cache, net_cache = cache
+    dh = G.net.backward(dimages, net_cache)
+    G.embed.backward(dh * z, e_cache)
+
+
+def discriminator_forward(images):
+    """The shared trunk, then both heads on the same features: (source logit (N, 1),
+    class logits (N, 10), cache)."""
+    feats, trunk_cache = D.trunk.forward(images)
+    source, source_cache = D.source.forward(feats)
+    classes, classes_cache = D.classes.forward(feats)
+    return source, classes, (trunk_cache, source_cache, classes_cache)
+
+
+def discriminator_backward(dsource, dclasses, cache):
+    """Both heads read the same features, so their gradients add up there (the
+    multivariate chain rule) before one backward pass through the trunk; returns dL/dimages."""
+    trunk_cache, source_cache, classes_cache = cache
+    dfeats = D.source.backward(dsource, source_cache) + D.classes.backward(dclasses, classes_cache)
+    return D.trunk.backward(dfeats, trunk_cache)
+
+
+xp = backend.xp()
+z_grid = xp.tile(run.fixed_noise(10, args.latent_dim), (10, 1))   # column j: the j-th fixed z
+y_grid = xp.repeat(xp.arange(CLASSES), 10)                         # row k: digit k
+
+
+def generate(z, labels):
+    """G in eval mode (BatchNorm's running statistics); images in [0, 1]."""
+    images, _ = generator_forward(z, labels, train=False)
+    return (images + 1) / 2
+
+
+def accuracy(logits, labels):
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
+# %% [markdown]
+# ## The training step, written out
+# D descends  BCE(S(x), 1) + BCE(S(G(z, c)), 0) + CE(C(x), y) + CE(C(G(z, c)), c)
+#   (= -(L_S + L_C)), with y the real batch's labels and c labels drawn uniformly;
+# G descends  BCE(S(G(z, c)), 1) + CE(C(G(z, c)), c).
+# BCE on the source logit and softmax cross-entropy on the class logits each return
+# their gradient w.r.t. the logits; the two heads' gradients meet in the trunk.
+
+# %%
+for epoch in run.epochs():
+    for x, labels in run.batches():
+        n = len(x)
+        z = backend.randn(n, args.latent_dim)
+        gen_labels = backend.randint(CLASSES, n)         # the classes G is asked for
+        fake, g_cache = generator_forward(z, gen_labels)
+
+        # ---- D step: maximise L_S + L_C on a real and a fake batch
+        opt_D.zero_grad()
+        source_real, classes_real, real_cache = discriminator_forward(x)
+        source_fake, classes_fake, fake_cache = discriminator_forward(fake)
+        loss_s_real, dsource_real = bce_with_logits(source_real, 1.0)
+        loss_s_fake, dsource_fake = bce_with_logits(source_fake, 0.0)
+        loss_c_real, dclasses_real = softmax_cross_entropy(classes_real, labels)
+        loss_c_fake, dclasses_fake = softmax_cross_entropy(classes_fake, gen_labels)
+        discriminator_backward(dsource_real, dclasses_real, real_cache)
+        discriminator_backward(dsource_fake, dclasses_fake, fake_cache)
+        opt_D.step()
+        d_loss = loss_s_real + loss_s_fake + loss_c_real + loss_c_fake
+        acc_real = accuracy(classes_real, labels)       # D's class head on this step's
+        acc_fake = accuracy(classes_fake, gen_labels)   # batches, before its update
+
+        # ---- G step: be called real, and be classified as the asked-for digit,
+        #      by the just-updated D
+        opt_G.zero_grad()
+        source_fake, classes_fake, fake_cache = discriminator_forward(fake)
+        loss_s, dsource = bce_with_logits(source_fake, 1.0)
+        loss_c, dclasses = softmax_cross_entropy(classes_fake, gen_labels)
+        dfake = discriminator_backward(dsource, dclasses, fake_cache)   # dL_G/dG(z, c)
+        generator_backward(dfake, g_cache)
+        opt_G.step()                                     # (D's grads from this pass are
+                                                         #  zeroed before D's next step)
+        run.log(d_loss=d_loss, g_loss=loss_s + loss_c, acc_real=acc_real, acc_fake=acc_fake)
+        if run.should_sample():
+            run.save_grid(generate(z_grid, y_grid))
+    run.end_epoch(generate(z_grid, y_grid))
+
+
+# %% [markdown]
+# ## What it learned
+# 10,000 samples, 1,000 per digit, with their labels in samples.npz; "label accuracy" in
+# the metrics is minigan's classifier agreeing with the asked-for digit.
+
+# %%
+def sample(n, chunk=500):
+    labels = xp.arange(n) % CLASSES
+    images = [generate(backend.randn(len(labels[i:i + chunk]), args.latent_dim), labels[i:i + chunk])
+              for i in range(0, n, chunk)]
+    return xp.concatenate(images), labels
+
+
+run.finish(sample)
