@@ -32,6 +32,13 @@ for anything else (the generator's reshaped Dense output, images from the data s
 
 Zero padding is not materialised: for each offset only the output positions whose input
 pixel lies inside the image are copied (``_span``), and the rest of cols is set to 0.
+
+``col2im_matmul(A, B, ...)`` is ``col2im(A @ B, ...)`` without ever holding the product:
+conv backward (dx = col2im(W_m^T dy)) and transposed-conv forward (y = col2im(W_m^T x))
+would otherwise write a (C*k*k, Ho*Wo*N) matrix (25 MB for DCGAN-MNIST's big layers)
+only to read it straight back. Row block (i, j) of A @ B is A's rows for offset (i, j)
+times B, so one small GEMM per offset gives that block while it is still in cache, and it
+is added into the image at once. The GEMMs do the same arithmetic as the big one.
 """
 from . import backend
 
@@ -97,4 +104,24 @@ def col2im(cols, x_shape, k, stride, padding, out_hw):
             w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
             x[:, h0:h0 + s * (h_hi - h_lo):s, w0:w0 + s * (w_hi - w_lo):s] += \
                 cols[:, i, j, h_lo:h_hi, w_lo:w_hi]
+    return x
+
+
+def col2im_matmul(A, B, x_shape, k, stride, padding, out_hw):
+    """col2im(A @ B, x_shape, ...) for A (C*k*k, K) with rows in (c, i, j) order and
+    B (K, Ho*Wo*N), computed one kernel offset at a time (see the module docstring)."""
+    xp = backend.get_array_module(B)
+    C, H, W, N = x_shape
+    Ho, Wo = out_hw
+    s = stride
+    A_taps = xp.ascontiguousarray(A.reshape(C, k, k, -1).transpose(1, 2, 0, 3))  # (k, k, C, K)
+    block = xp.empty((C, Ho, Wo, N), dtype=B.dtype)      # one offset's rows of A @ B
+    x = xp.zeros((C, H, W, N), dtype=B.dtype)
+    for i in range(k):
+        h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
+        for j in range(k):
+            w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
+            xp.matmul(A_taps[i, j], B, out=block.reshape(C, -1))
+            x[:, h0:h0 + s * (h_hi - h_lo):s, w0:w0 + s * (w_hi - w_lo):s] += \
+                block[:, h_lo:h_hi, w_lo:w_hi]
     return x
