@@ -185,6 +185,18 @@ def step_line(batch_size, repeats, peak, name="dcgan_step"):
             "gemm_gflop_per_step": round(flops / 1e9, 3)}
 
 
+def rss_mb(field):
+    """This process's resident memory (VmRSS) or its peak so far (VmHWM), in MiB (Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m minigan.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
@@ -192,6 +204,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per item (median reported)")
     ap.add_argument("--scaling", action="store_true", help="also time the step at batch 32..256")
     ap.add_argument("--skip-layers", action="store_true", help="only the sgemm and step lines")
+    ap.add_argument("--train-steps", type=int, default=0, metavar="N",
+                    help="instead: run N DCGAN steps and print the memory they took (peak RSS)")
     args = ap.parse_args(argv)
     try:
         backend.use(args.device)
@@ -201,6 +215,18 @@ def main(argv=None):
 
     def emit(obj):
         print(json.dumps(obj), flush=True)
+
+    if args.train_steps:
+        _, _, step = make_dcgan(args.batch_size)
+        before = rss_mb("VmRSS")
+        t0 = time.perf_counter()
+        for _ in range(args.train_steps):
+            step()
+        synchronize()
+        emit({"name": "dcgan_train", "steps": args.train_steps, "batch_size": args.batch_size,
+              "ms_per_step": round((time.perf_counter() - t0) * 1e3 / args.train_steps, 2),
+              "rss_before_mb": before, "peak_rss_mb": rss_mb("VmHWM")})
+        return 0
 
     gemms = sgemm_gflops(args.repeats, args.batch_size)
     peak = max(g["gflops"] for g in gemms)

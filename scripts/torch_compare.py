@@ -1,0 +1,131 @@
+"""Side-by-side speed check: the DCGAN-MNIST step of minigan.bench, built in PyTorch (CPU).
+
+A dev script, not part of the package (minigan itself never imports torch). It builds the
+identical networks (same layers, same DCGAN init, BCE on logits, Adam 2e-4 (0.5, 0.999))
+and the identical step as ``minigan.bench.dcgan_step``: G forward once; D on a real and a
+fake (detached) batch, one D step; the fake batch through the updated D with target 1,
+backward into G (D's grads are computed too, as in minigan), one G step.
+
+    python scripts/torch_compare.py                  # torch only, one JSON line
+    python scripts/torch_compare.py --minigan VENV_PYTHON
+          # also runs `VENV_PYTHON -m minigan.bench --skip-layers` right after, same threads
+    python scripts/torch_compare.py --train-steps 50  # a short run: ms/step and peak RSS
+
+Run it with the same thread count as minigan (both default to the machine's cores; set
+OMP_NUM_THREADS / OPENBLAS_NUM_THREADS to pin both).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def dcgan_mnist(z_dim=100, c=128, d=64):
+    G = nn.Sequential(
+        nn.Linear(z_dim, c * 7 * 7), nn.BatchNorm1d(c * 7 * 7), nn.ReLU(),
+        nn.Unflatten(1, (c, 7, 7)),
+        nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU(),
+        nn.ConvTranspose2d(c // 2, 1, 4, 2, 1), nn.Tanh())
+    D = nn.Sequential(
+        nn.Conv2d(1, d, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(d, 2 * d, 4, 2, 1), nn.BatchNorm2d(2 * d), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(2 * d * 7 * 7, 1))
+    for m in list(G.modules()) + list(D.modules()):           # DCGAN init, as minigan.init
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return G, D
+
+
+def make_step(batch_size, z_dim=100):
+    torch.manual_seed(0)
+    G, D = dcgan_mnist(z_dim)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch_size, 1, 28, 28) * 2 - 1
+    ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
+
+    def step():
+        z = torch.randn(batch_size, z_dim)
+        fake = G(z)
+        opt_D.zero_grad()
+        loss_D = bce(D(real), ones)
+        loss_D.backward()
+        loss_fake = bce(D(fake.detach()), zeros)
+        loss_fake.backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        loss_G = bce(D(fake), ones)
+        loss_G.backward()
+        opt_G.step()
+        return loss_D.item() + loss_fake.item(), loss_G.item()
+    return step
+
+
+def rss_mb(field):
+    """VmRSS (now) or VmHWM (peak so far) of this process in MiB, from /proc/self/status."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+
+
+def median_ms(fn, repeats, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--train-steps", type=int, default=0,
+                    help="just run this many steps (for peak-memory measurement) and exit")
+    ap.add_argument("--minigan", metavar="PYTHON",
+                    help="afterwards run PYTHON -m minigan.bench --skip-layers with the same threads")
+    args = ap.parse_args()
+    threads = torch.get_num_threads()
+
+    if args.train_steps:
+        step = make_step(args.batch_size)
+        before = rss_mb("VmRSS")
+        t0 = time.perf_counter()
+        for _ in range(args.train_steps):
+            step()
+        print(json.dumps({"name": "torch_dcgan_train", "steps": args.train_steps,
+                          "batch_size": args.batch_size, "threads": threads,
+                          "ms_per_step": round((time.perf_counter() - t0) * 1e3 / args.train_steps, 2),
+                          "rss_before_mb": before, "peak_rss_mb": rss_mb("VmHWM")}))
+        return
+
+    sizes = (32, 64, 128, 256) if args.scaling else (args.batch_size,)
+    for bs in sizes:
+        ms = median_ms(make_step(bs), args.repeats)
+        print(json.dumps({"name": "torch_dcgan_step", "batch_size": bs, "ms": round(ms, 2),
+                          "threads": threads, "torch": torch.__version__}), flush=True)
+    if args.minigan:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+        cmd = [args.minigan, "-m", "minigan.bench", "--skip-layers", "--repeats", str(args.repeats),
+               "--batch-size", str(args.batch_size)] + (["--scaling"] if args.scaling else [])
+        subprocess.run(cmd, env=env, check=True)
+
+
+if __name__ == "__main__":
+    main()
