@@ -159,7 +159,8 @@ def layer_lines(model, prefix, x, repeats, peak):
     lines = []
     for i, layer in enumerate(model):
         y, cache = layer.forward(x, train=True)
-        dy = xp.asarray(np.random.default_rng(i).standard_normal(y.shape, dtype=np.float32))
+        dy = xp.empty_like(y)                       # laid out in memory like y, as in training
+        dy[...] = xp.asarray(np.random.default_rng(i).standard_normal(y.shape, dtype=np.float32))
         fwd = median_ms(lambda: layer.forward(x, train=True), repeats)
         bwd = median_ms(lambda: layer.backward(dy, cache), repeats)
         flops = layer_gemm_flops(layer, x.shape)

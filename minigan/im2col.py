@@ -39,6 +39,7 @@ would otherwise write a (C*k*k, Ho*Wo*N) matrix (25 MB for DCGAN-MNIST's big lay
 only to read it straight back. Row block (i, j) of A @ B is A's rows for offset (i, j)
 times B, so one small GEMM per offset gives that block while it is still in cache, and it
 is added into the image at once. The GEMMs do the same arithmetic as the big one.
+(The adds themselves go through stride "phases" so that they stream: see ``_scatter_add``.)
 """
 from . import backend
 
@@ -92,36 +93,54 @@ def im2col(x, k, stride, padding, out_hw):
 
 def col2im(cols, x_shape, k, stride, padding, out_hw):
     """The adjoint of im2col: cols (C*k*k, Ho*Wo*N) -> x (C, H, W, N), overlaps summed."""
-    xp = backend.get_array_module(cols)
-    C, H, W, N = x_shape
     Ho, Wo = out_hw
-    s = stride
-    cols = cols.reshape(C, k, k, Ho, Wo, N)
-    x = xp.zeros((C, H, W, N), dtype=cols.dtype)
-    for i in range(k):
-        h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
-        for j in range(k):
-            w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
-            x[:, h0:h0 + s * (h_hi - h_lo):s, w0:w0 + s * (w_hi - w_lo):s] += \
-                cols[:, i, j, h_lo:h_hi, w_lo:w_hi]
-    return x
+    cols = cols.reshape(x_shape[0], k, k, Ho, Wo, x_shape[3])
+    return _scatter_add(lambda i, j: cols[:, i, j], x_shape, k, stride, padding, out_hw, cols)
 
 
 def col2im_matmul(A, B, x_shape, k, stride, padding, out_hw):
     """col2im(A @ B, x_shape, ...) for A (C*k*k, K) with rows in (c, i, j) order and
     B (K, Ho*Wo*N), computed one kernel offset at a time (see the module docstring)."""
     xp = backend.get_array_module(B)
+    C, _, _, N = x_shape
+    Ho, Wo = out_hw
+    A_taps = xp.ascontiguousarray(A.reshape(C, k, k, -1).transpose(1, 2, 0, 3))  # (k, k, C, K)
+    block = xp.empty((C, Ho, Wo, N), dtype=B.dtype)      # one offset's rows of A @ B
+
+    def offset_block(i, j):
+        xp.matmul(A_taps[i, j], B, out=block.reshape(C, -1))
+        return block
+    return _scatter_add(offset_block, x_shape, k, stride, padding, out_hw, B)
+
+
+def _scatter_add(offset_block, x_shape, k, stride, padding, out_hw, like):
+    """x (C, H, W, N) = the sum over kernel offsets (i, j) of offset_block(i, j), a
+    (C, Ho, Wo, N) array whose entry (ho, wo) belongs to pixel (s*ho + i - p, s*wo + j - p);
+    entries that fall in the padding are dropped. This is col2im's scatter-add.
+
+    With stride s, offset (i, j) only ever reaches the pixels (h, w) with h = i - p and
+    w = j - p (mod s): the image splits into s*s interleaved sub-images ("phases")
+    x[:, a::s, b::s], and each offset adds its block, shifted, into one of them. Added
+    there the block is contiguous (runs of Wo*N floats rather than N floats s apart), so we
+    accumulate in the phases and interleave them into x once at the end.
+    """
+    xp = backend.get_array_module(like)
     C, H, W, N = x_shape
     Ho, Wo = out_hw
     s = stride
-    A_taps = xp.ascontiguousarray(A.reshape(C, k, k, -1).transpose(1, 2, 0, 3))  # (k, k, C, K)
-    block = xp.empty((C, Ho, Wo, N), dtype=B.dtype)      # one offset's rows of A @ B
-    x = xp.zeros((C, H, W, N), dtype=B.dtype)
+    phases = xp.zeros((s, s, C, -(-H // s), -(-W // s), N), dtype=like.dtype)
     for i in range(k):
         h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
         for j in range(k):
             w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
-            xp.matmul(A_taps[i, j], B, out=block.reshape(C, -1))
-            x[:, h0:h0 + s * (h_hi - h_lo):s, w0:w0 + s * (w_hi - w_lo):s] += \
+            block = offset_block(i, j)
+            a, b = h0 // s, w0 // s                 # first row, column in phase (h0%s, w0%s)
+            phases[h0 % s, w0 % s, :, a:a + h_hi - h_lo, b:b + w_hi - w_lo] += \
                 block[:, h_lo:h_hi, w_lo:w_hi]
+    if s == 1:
+        return phases[0, 0]
+    x = xp.empty((C, H, W, N), dtype=like.dtype)
+    for a in range(s):
+        for b in range(s):
+            x[:, a::s, b::s] = phases[a, b, :, :(H - a + s - 1) // s, :(W - b + s - 1) // s]
     return x
