@@ -186,6 +186,43 @@ def step_line(batch_size, repeats, peak, name="dcgan_step"):
             "gemm_gflop_per_step": round(flops / 1e9, 3)}
 
 
+def step_breakdown(batch_size, steps):
+    """Where a step's time goes: wall time of every layer's forward and backward (and of
+    the optimizer steps) inside real DCGAN steps, in ms per step. Timers are attached to
+    the layer *instances* of this one model; nothing in minigan is changed."""
+    G, D, step = make_dcgan(batch_size)
+    totals = {}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            synchronize()
+            t0 = time.perf_counter()
+            out = fn(*args, **kwargs)
+            synchronize()
+            totals[name] = totals.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+            return out
+        return wrapper
+
+    for prefix, model in (("G", G), ("D", D)):
+        for i, layer in enumerate(model):
+            name = f"{prefix}[{i}] {type(layer).__name__}"
+            layer.forward = timed(name + " fwd", layer.forward)
+            layer.backward = timed(name + " bwd", layer.backward)
+    for _ in range(3):
+        step()
+    totals.clear()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize()
+    total = (time.perf_counter() - t0) * 1e3 / steps
+    lines = [{"name": k, "ms_per_step": round(v / steps, 2)} for k, v in totals.items()]
+    layers = sum(v for v in totals.values()) / steps
+    lines.append({"name": "rest (losses, optimizers, noise)", "ms_per_step": round(total - layers, 2)})
+    lines.append({"name": "dcgan_step total", "ms_per_step": round(total, 2)})
+    return lines
+
+
 def rss_mb(field):
     """This process's resident memory (VmRSS) or its peak so far (VmHWM), in MiB (Linux)."""
     try:
@@ -207,6 +244,8 @@ def main(argv=None):
     ap.add_argument("--skip-layers", action="store_true", help="only the sgemm and step lines")
     ap.add_argument("--train-steps", type=int, default=0, metavar="N",
                     help="instead: run N DCGAN steps and print the memory they took (peak RSS)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="instead: time every layer's forward/backward inside real steps")
     args = ap.parse_args(argv)
     try:
         backend.use(args.device)
@@ -216,6 +255,11 @@ def main(argv=None):
 
     def emit(obj):
         print(json.dumps(obj), flush=True)
+
+    if args.breakdown:
+        for line in step_breakdown(args.batch_size, args.repeats):
+            emit(line)
+        return 0
 
     if args.train_steps:
         _, _, step = make_dcgan(args.batch_size)

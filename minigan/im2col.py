@@ -71,23 +71,36 @@ def _span(i, size, out_size, stride, padding):
 
 
 def im2col(x, k, stride, padding, out_hw):
-    """x (C, H, W, N) -> cols (C*k*k, Ho*Wo*N) for output size out_hw = (Ho, Wo)."""
+    """x (C, H, W, N) -> cols (C*k*k, Ho*Wo*N) for output size out_hw = (Ho, Wo).
+
+    Offset (i, j)'s block of cols is x shifted by (i - p, j - p) and sampled every s pixels,
+    i.e. a shifted window of one stride phase x[:, a::s, b::s] (see ``_scatter_add``);
+    split into phases first, every block copy streams.
+    """
     xp = backend.get_array_module(x)
     C, H, W, N = x.shape
     Ho, Wo = out_hw
     s = stride
+    if s == 1:
+        phases = x[None, None]
+    else:
+        phases = xp.empty((s, s, C, -(-H // s), -(-W // s), N), dtype=x.dtype)
+        for a in range(s):
+            for b in range(s):
+                phases[a, b, :, :(H - a + s - 1) // s, :(W - b + s - 1) // s] = x[:, a::s, b::s]
     cols = xp.empty((C, k, k, Ho, Wo, N), dtype=x.dtype)
     for i in range(k):
         h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
         for j in range(k):
             w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
-            tap = cols[:, i, j]                                          # (C, Ho, Wo, N) view
-            tap[:, :h_lo] = 0                                            # patches that hang
-            tap[:, h_hi:] = 0                                            # over the padding
-            tap[:, h_lo:h_hi, :w_lo] = 0
-            tap[:, h_lo:h_hi, w_hi:] = 0
-            tap[:, h_lo:h_hi, w_lo:w_hi] = x[:, h0:h0 + s * (h_hi - h_lo):s,
-                                             w0:w0 + s * (w_hi - w_lo):s]
+            block = cols[:, i, j]                                        # (C, Ho, Wo, N) view
+            block[:, :h_lo] = 0                                          # patches that hang
+            block[:, h_hi:] = 0                                          # over the padding
+            block[:, h_lo:h_hi, :w_lo] = 0
+            block[:, h_lo:h_hi, w_hi:] = 0
+            a, b = h0 // s, w0 // s                 # first row, column in phase (h0%s, w0%s)
+            block[:, h_lo:h_hi, w_lo:w_hi] = phases[h0 % s, w0 % s, :, a:a + h_hi - h_lo,
+                                                    b:b + w_hi - w_lo]
     return cols.reshape(C * k * k, Ho * Wo * N)
 
 
@@ -104,6 +117,10 @@ def col2im_matmul(A, B, x_shape, k, stride, padding, out_hw):
     xp = backend.get_array_module(B)
     C, _, _, N = x_shape
     Ho, Wo = out_hw
+    if C < 32:
+        # Each offset's GEMM reads all of B: with few rows per offset (C) that re-reading
+        # costs more than the product it saves (for C = 1 the GEMMs would be k*k GEMVs).
+        return col2im(A @ B, x_shape, k, stride, padding, out_hw)
     A_taps = xp.ascontiguousarray(A.reshape(C, k, k, -1).transpose(1, 2, 0, 3))  # (k, k, C, K)
     block = xp.empty((C, Ho, Wo, N), dtype=B.dtype)      # one offset's rows of A @ B
 
