@@ -13,7 +13,9 @@ the active device. The draws are tiny next to a training step's arithmetic, and 
 two things a course wants: the same seed gives the same initial weights and noise on the
 CPU and on the GPU, and the generator's state is a plain dict a checkpoint can store.
 """
+import ctypes
 import os
+import sys
 
 import numpy as np
 
@@ -25,6 +27,29 @@ class DeviceError(RuntimeError):
 
 
 _state = {"device": None, "rng": np.random.default_rng(0)}
+
+
+def _keep_freed_memory():
+    """Ask glibc to keep big freed blocks for reuse instead of returning them to the OS.
+
+    A training step allocates and frees the same few large arrays (activations, im2col
+    matrices) every time. By default glibc gives blocks of tens of MB back to the kernel
+    and maps them again on the next allocation, which costs a page fault and a freshly
+    zeroed page per 4 KB (about 25 MB, several percent of a DCGAN step on the CPU).
+    Raising the trim and mmap thresholds keeps that memory in the process: its RSS stays
+    at its peak instead of going up and down. Linux/glibc only; a no-op elsewhere.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)      # M_TRIM_THRESHOLD: keep up to 1 GB of freed heap
+        libc.mallopt(-3, 32 << 20)     # M_MMAP_THRESHOLD: heap, not mmap, up to 32 MB
+    except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
+        pass
+
+
+_keep_freed_memory()
 
 
 def _cupy():
