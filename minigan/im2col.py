@@ -12,9 +12,9 @@ entry is *added* back to the pixel it came from; pixels shared by overlapping pa
 
 Speed: where the batch lives in memory
 --------------------------------------
-Both functions loop over the k*k kernel offsets (16 iterations for k=4, never over pixels),
-and each iteration moves one whole (C, Ho, Wo, N) slab with one NumPy call. How fast that
-is depends on the memory layout, so the conv layers work in "CHWN" order: an activation
+Neither function loops over pixels: im2col is one strided copy, col2im one add per kernel
+offset, each moving a whole (C, Ho, Wo, N) slab. How fast such a copy is depends on the
+memory layout, so the conv layers work in "CHWN" order: an activation
 (N, C, H, W) is stored as a C-contiguous (C, H, W, N) array and handed around as the
 transposed *view* ``a.transpose(3, 0, 1, 2)``, which has the right shape (N, C, H, W) and
 costs nothing. With the batch innermost:
@@ -30,16 +30,12 @@ costs nothing. With the batch innermost:
 ``to_chwn`` is the only conversion: free for a conv output (or its gradient), one copy
 for anything else (the generator's reshaped Dense output, images from the data set).
 
-Zero padding is not materialised: for each offset only the output positions whose input
-pixel lies inside the image are copied (``_span``), and the rest of cols is set to 0.
-
-``col2im_matmul(A, B, ...)`` is ``col2im(A @ B, ...)`` without ever holding the product:
-conv backward (dx = col2im(W_m^T dy)) and transposed-conv forward (y = col2im(W_m^T x))
-would otherwise write a (C*k*k, Ho*Wo*N) matrix (25 MB for DCGAN-MNIST's big layers)
-only to read it straight back. Row block (i, j) of A @ B is A's rows for offset (i, j)
-times B, so one small GEMM per offset gives that block while it is still in cache, and it
-is added into the image at once. The GEMMs do the same arithmetic as the big one.
-(The adds themselves go through stride "phases" so that they stream: see ``_scatter_add``.)
+``im2col`` builds the matrix without a Python loop over pixels: ``as_strided`` gives a 6-d
+*view* (C, k, k, Ho, Wo, N) of the zero-padded input whose strides step through the
+patches, and one copy makes it contiguous. ``col2im`` loops over the k*k kernel offsets
+(16 for k=4) and adds one whole (C, Ho, Wo, N) block per offset; ``_scatter_add`` explains
+how it keeps those adds streaming. (``np.add.at`` would scatter element by element, far
+slower.)
 """
 from . import backend
 
@@ -70,64 +66,35 @@ def _span(i, size, out_size, stride, padding):
     return lo, max(hi, lo), stride * lo + i - padding
 
 
-def im2col(x, k, stride, padding, out_hw):
-    """x (C, H, W, N) -> cols (C*k*k, Ho*Wo*N) for output size out_hw = (Ho, Wo).
-
-    Offset (i, j)'s block of cols is x shifted by (i - p, j - p) and sampled every s pixels,
-    i.e. a shifted window of one stride phase x[:, a::s, b::s] (see ``_scatter_add``);
-    split into phases first, every block copy streams.
-    """
+def pad_hw(x, padding):
+    """Zero-pad the H and W axes of x (C, H, W, N) by `padding` on each side."""
+    if padding == 0:
+        return x
     xp = backend.get_array_module(x)
     C, H, W, N = x.shape
+    out = xp.zeros((C, H + 2 * padding, W + 2 * padding, N), dtype=x.dtype)
+    out[:, padding:padding + H, padding:padding + W] = x
+    return out
+
+
+def im2col(x, k, stride, padding, out_hw):
+    """x (C, H, W, N) -> cols (C*k*k, Ho*Wo*N) for output size out_hw = (Ho, Wo)."""
+    xp = backend.get_array_module(x)
+    C, N = x.shape[0], x.shape[3]
     Ho, Wo = out_hw
-    s = stride
-    if s == 1:
-        phases = x[None, None]
-    else:
-        phases = xp.empty((s, s, C, -(-H // s), -(-W // s), N), dtype=x.dtype)
-        for a in range(s):
-            for b in range(s):
-                phases[a, b, :, :(H - a + s - 1) // s, :(W - b + s - 1) // s] = x[:, a::s, b::s]
-    cols = xp.empty((C, k, k, Ho, Wo, N), dtype=x.dtype)
-    for i in range(k):
-        h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
-        for j in range(k):
-            w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
-            block = cols[:, i, j]                                        # (C, Ho, Wo, N) view
-            block[:, :h_lo] = 0                                          # patches that hang
-            block[:, h_hi:] = 0                                          # over the padding
-            block[:, h_lo:h_hi, :w_lo] = 0
-            block[:, h_lo:h_hi, w_hi:] = 0
-            a, b = h0 // s, w0 // s                 # first row, column in phase (h0%s, w0%s)
-            block[:, h_lo:h_hi, w_lo:w_hi] = phases[h0 % s, w0 % s, :, a:a + h_hi - h_lo,
-                                                    b:b + w_hi - w_lo]
-    return cols.reshape(C * k * k, Ho * Wo * N)
+    xpad = pad_hw(x, padding)
+    sC, sH, sW, sN = xpad.strides
+    patches = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(C, k, k, Ho, Wo, N),
+        strides=(sC, sH, sW, stride * sH, stride * sW, sN))   # a view: nothing copied yet
+    return xp.ascontiguousarray(patches).reshape(C * k * k, Ho * Wo * N)
 
 
 def col2im(cols, x_shape, k, stride, padding, out_hw):
     """The adjoint of im2col: cols (C*k*k, Ho*Wo*N) -> x (C, H, W, N), overlaps summed."""
     Ho, Wo = out_hw
-    cols = cols.reshape(x_shape[0], k, k, Ho, Wo, x_shape[3])
+    cols = cols.reshape(x_shape[0], k, k, Ho, Wo, x_shape[3])   # block (i, j) is cols[:, i, j]
     return _scatter_add(lambda i, j: cols[:, i, j], x_shape, k, stride, padding, out_hw, cols)
-
-
-def col2im_matmul(A, B, x_shape, k, stride, padding, out_hw):
-    """col2im(A @ B, x_shape, ...) for A (C*k*k, K) with rows in (c, i, j) order and
-    B (K, Ho*Wo*N), computed one kernel offset at a time (see the module docstring)."""
-    xp = backend.get_array_module(B)
-    C, _, _, N = x_shape
-    Ho, Wo = out_hw
-    if C < 32:
-        # Each offset's GEMM reads all of B: with few rows per offset (C) that re-reading
-        # costs more than the product it saves (for C = 1 the GEMMs would be k*k GEMVs).
-        return col2im(A @ B, x_shape, k, stride, padding, out_hw)
-    A_taps = xp.ascontiguousarray(A.reshape(C, k, k, -1).transpose(1, 2, 0, 3))  # (k, k, C, K)
-    block = xp.empty((C, Ho, Wo, N), dtype=B.dtype)      # one offset's rows of A @ B
-
-    def offset_block(i, j):
-        xp.matmul(A_taps[i, j], B, out=block.reshape(C, -1))
-        return block
-    return _scatter_add(offset_block, x_shape, k, stride, padding, out_hw, B)
 
 
 def _scatter_add(offset_block, x_shape, k, stride, padding, out_hw, like):

@@ -13,7 +13,7 @@ minigan/im2col.py for why this is the fast layout). Shapes seen from outside are
 import numpy as np
 
 from .. import backend, init
-from ..im2col import col2im_matmul, conv_out_size, from_chwn, im2col, to_chwn
+from ..im2col import col2im, conv_out_size, from_chwn, im2col, to_chwn
 from .base import Layer, check_input
 
 
@@ -60,10 +60,9 @@ class Conv2d(Layer):
         self.grads["W"] += (dy_m @ cols.T).reshape(self.params["W"].shape)
         if "b" in self.params:
             self.grads["b"] += dy_m.sum(axis=1)
+        dcols = W_m.T @ dy_m                                                 # (C*k*k, Ho*Wo*N)
         N, C, H, W = x_shape
-        # dx = col2im(W_m.T @ dy_m), without holding the (C*k*k, Ho*Wo*N) product
-        dx = col2im_matmul(W_m.T, dy_m, (C, H, W, N), self.k, self.stride, self.padding,
-                           dy.shape[2:])
+        dx = col2im(dcols, (C, H, W, N), self.k, self.stride, self.padding, dy.shape[2:])
         return from_chwn(dx)                                                 # (N, C, H, W) view
 
     def extra_repr(self):
@@ -104,10 +103,8 @@ class ConvTranspose2d(Layer):
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} gives an empty output")
         x_m = to_chwn(x).reshape(C, -1)                                      # (C, H*W*N)
-        # y = col2im(W_m.T @ x_m) with W_m = W.reshape(C, F*k*k), without holding the
-        # (F*k*k, H*W*N) product
-        y = col2im_matmul(self.params["W"].reshape(C, -1).T, x_m, (F, Ho, Wo, N),
-                          self.k, self.stride, self.padding, (H, W))
+        cols = self.params["W"].reshape(C, -1).T @ x_m                       # (F*k*k, H*W*N)
+        y = col2im(cols, (F, Ho, Wo, N), self.k, self.stride, self.padding, (H, W))
         if "b" in self.params:
             y += self.params["b"].reshape(F, 1, 1, 1)
         return from_chwn(y), (x.shape, x_m)                                  # (N, F, Ho, Wo) view
