@@ -16,6 +16,14 @@ gradient, one for the input gradient). ``share_of_sgemm`` = gflops / peak_gflops
 fraction of the machine's GEMM speed the layer reaches, i.e. a lower bound on the share of
 its time spent inside GEMM (an elementwise layer has no GEMM and shows null). Times are
 medians over ``--repeats`` after warm-up runs.
+
+Two more views of the same step:
+
+    python -m minigan.bench --breakdown      # ms per step in every layer's forward/backward
+    python -m minigan.bench --train-steps 50 # a short run: ms per step and peak memory
+
+``scripts/gemm_share.sh`` measures the share of the step spent inside BLAS with perf, and
+``scripts/torch_compare.py`` times the identical network and step in PyTorch.
 """
 import argparse
 import json
@@ -268,9 +276,13 @@ def main(argv=None):
         for _ in range(args.train_steps):
             step()
         synchronize()
-        emit({"name": "dcgan_train", "steps": args.train_steps, "batch_size": args.batch_size,
-              "ms_per_step": round((time.perf_counter() - t0) * 1e3 / args.train_steps, 2),
-              "rss_before_mb": before, "peak_rss_mb": rss_mb("VmHWM")})
+        line = {"name": "dcgan_train", "steps": args.train_steps, "batch_size": args.batch_size,
+                "ms_per_step": round((time.perf_counter() - t0) * 1e3 / args.train_steps, 2),
+                "rss_before_mb": before, "peak_rss_mb": rss_mb("VmHWM")}
+        if args.device == "gpu":
+            pool = backend.xp().get_default_memory_pool()
+            line["gpu_pool_mb"] = round(pool.total_bytes() / 2 ** 20, 1)
+        emit(line)
         return 0
 
     gemms = sgemm_gflops(args.repeats, args.batch_size)
