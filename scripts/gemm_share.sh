@@ -12,18 +12,26 @@ PY=${1:-python}
 STEPS=${2:-20}
 DATA=$(mktemp /tmp/gemm_share.XXXXXX)
 perf record -q -F 1999 -o "$DATA" "$PY" -m minigan.bench --train-steps "$STEPS" 2>/dev/null
-MAIN=$(perf report -i "$DATA" --stdio --sort pid 2>/dev/null | awk '/:/ && !/^#/ {split($2, a, ":"); print a[1]}' | sort -n | head -1)
-perf report -i "$DATA" --stdio --tid "$MAIN" --sort sym --percentage relative 2>/dev/null \
-    | grep -v '^#' | grep . > "$DATA.txt"
-echo "top symbols of the main thread (tid $MAIN):"
-head -15 "$DATA.txt"
-# note: the samples also cover model set-up, which is small next to STEPS steps
+perf report -i "$DATA" --stdio --sort pid,sym 2>/dev/null | grep -v '^#' | grep . > "$DATA.txt"
+# note: the samples also cover start-up and model set-up, small next to STEPS steps
 python3 - "$DATA.txt" <<'PY'
-import json, re, sys
-rows = [l.split(None, 2) for l in open(sys.argv[1])]
+import collections, json, re, sys
 gemm = re.compile(r"gemm|gemv|inner_thread|exec_blas|blas_|FLOAT_matmul")
-total = sum(float(r[0].rstrip('%')) for r in rows)
-share = sum(float(r[0].rstrip('%')) for r in rows if gemm.search(r[2]))
-print(json.dumps({"name": "gemm_share_perf", "share_of_step_in_gemm": round(share / total, 3)}))
+total, in_gemm, rows = collections.Counter(), collections.Counter(), collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) < 4 or not parts[0].endswith('%'):
+        continue
+    pct, tid, sym = float(parts[0][:-1]), parts[1].split(':')[0], parts[-1]
+    total[tid] += pct
+    rows[tid].append((pct, sym))
+    if gemm.search(sym):
+        in_gemm[tid] += pct
+# the main thread is the one running NumPy's own loops (the BLAS worker only runs BLAS)
+main = max(total, key=lambda t: total[t] - in_gemm[t])
+print(f"top symbols of the main thread (tid {main}), % of its samples:")
+for pct, sym in sorted(rows[main], reverse=True)[:15]:
+    print(f"  {100 * pct / total[main]:6.2f}%  {sym}")
+print(json.dumps({"name": "gemm_share_perf", "share_of_step_in_gemm": round(in_gemm[main] / total[main], 3)}))
 PY
 rm -f "$DATA" "$DATA.txt"
