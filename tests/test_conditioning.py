@@ -1,7 +1,7 @@
 """minigan.conditioning (label concatenation) and the Parts container: values and gradients."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from conftest import SEEDS, assert_gradcheck, randn
@@ -81,6 +81,12 @@ def test_conditional_gradients(seed):
     assert "Conditional(" in repr(net)
 
 
+def _maxout_margin(layer, x):
+    """The smallest gap between a maxout unit's best and second-best piece."""
+    z = np.sort((x @ layer.params["W"] + layer.params["b"]).reshape(len(x), layer.units, -1), axis=-1)
+    return float((z[..., -1] - z[..., -2]).min())
+
+
 @given(seed=SEEDS, dropout=st.booleans())
 def test_joint_gradients(seed, dropout):
     backend.seed(seed % 1000)
@@ -89,6 +95,11 @@ def test_joint_gradients(seed, dropout):
                 L.Sequential(L.Dense(5, 3), L.Tanh(), L.Dense(3, 1)))
     x = randn(seed, (3, 1, 2, 2))
     onehot = one_hot(np.array([1, 0, 2]), 3)
+    # a maxout whose two best pieces are within the finite-difference step of each other
+    # has a kink there: the numerical gradient is meaningless, so skip such draws
+    assume(_maxout_margin(net.y, onehot) > 1e-3)
+    if not dropout:
+        assume(_maxout_margin(net.x[2], x.reshape(3, -1)) > 1e-3)
     errors = _check_net(net, x, onehot, seed)
     assert set(errors) == {"x"} | {n for n, _, _ in net.parameters()}
     assert_gradcheck("Joint", errors)
