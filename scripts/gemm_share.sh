@@ -6,14 +6,15 @@
 # busy for the whole step (it runs every non-GEMM op, and waits inside exec_blas while the
 # worker finishes its half of a GEMM), so its samples stand for wall time.
 #
-#   scripts/gemm_share.sh [PYTHON] [STEPS]        e.g. scripts/gemm_share.sh .venv/bin/python 20
+#   scripts/gemm_share.sh [PYTHON] [STEPS]        e.g. scripts/gemm_share.sh .venv/bin/python 30
+# (set DELAY_MS to start sampling later or earlier than 2.5 s after launch)
 set -e
 PY=${1:-python}
-STEPS=${2:-20}
+STEPS=${2:-30}
 DATA=$(mktemp /tmp/gemm_share.XXXXXX)
-perf record -q -F 1999 -o "$DATA" "$PY" -m minigan.bench --train-steps "$STEPS" 2>/dev/null
+# --delay skips the first seconds (imports, model set-up, first touch of the heap)
+perf record -q -F 1999 --delay "${DELAY_MS:-2500}" -o "$DATA" "$PY" -m minigan.bench --train-steps "$STEPS" 2>/dev/null
 perf report -i "$DATA" --stdio --sort pid,sym 2>/dev/null | grep -v '^#' | grep . > "$DATA.txt"
-# note: the samples also cover start-up and model set-up, small next to STEPS steps
 python3 - "$DATA.txt" <<'PY'
 import collections, json, re, sys
 gemm = re.compile(r"gemm|gemv|inner_thread|exec_blas|blas_|FLOAT_matmul")
