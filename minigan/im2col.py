@@ -33,7 +33,7 @@ for anything else (the generator's reshaped Dense output, images from the data s
 ``im2col`` builds the matrix without a Python loop over pixels: ``as_strided`` gives a 6-d
 *view* (C, k, k, Ho, Wo, N) of the zero-padded input whose strides step through the
 patches, and one copy makes it contiguous. ``col2im`` loops over the k*k kernel offsets
-(16 for k=4) and adds one whole (C, Ho, Wo, N) block per offset; ``_scatter_add`` explains
+(16 for k=4) and adds one whole (C, Ho, Wo, N) block per offset; its docstring explains
 how it keeps those adds streaming. (``np.add.at`` would scatter element by element, far
 slower.)
 """
@@ -91,16 +91,11 @@ def im2col(x, k, stride, padding, out_hw):
 
 
 def col2im(cols, x_shape, k, stride, padding, out_hw):
-    """The adjoint of im2col: cols (C*k*k, Ho*Wo*N) -> x (C, H, W, N), overlaps summed."""
-    Ho, Wo = out_hw
-    cols = cols.reshape(x_shape[0], k, k, Ho, Wo, x_shape[3])   # block (i, j) is cols[:, i, j]
-    return _scatter_add(lambda i, j: cols[:, i, j], x_shape, k, stride, padding, out_hw, cols)
+    """The adjoint of im2col: cols (C*k*k, Ho*Wo*N) -> x (C, H, W, N), overlaps summed.
 
-
-def _scatter_add(offset_block, x_shape, k, stride, padding, out_hw, like):
-    """x (C, H, W, N) = the sum over kernel offsets (i, j) of offset_block(i, j), a
-    (C, Ho, Wo, N) array whose entry (ho, wo) belongs to pixel (s*ho + i - p, s*wo + j - p);
-    entries that fall in the padding are dropped. This is col2im's scatter-add.
+    Block (i, j) of cols, cols[:, i, j] of shape (C, Ho, Wo, N), holds the entries of kernel
+    offset (i, j); entry (ho, wo) belongs to pixel (s*ho + i - p, s*wo + j - p), and entries
+    that fall in the padding are dropped. So col2im is one add per offset.
 
     With stride s, offset (i, j) only ever reaches the pixels (h, w) with h = i - p and
     w = j - p (mod s): the image splits into s*s interleaved sub-images ("phases")
@@ -108,22 +103,22 @@ def _scatter_add(offset_block, x_shape, k, stride, padding, out_hw, like):
     there the block is contiguous (runs of Wo*N floats rather than N floats s apart), so we
     accumulate in the phases and interleave them into x once at the end.
     """
-    xp = backend.get_array_module(like)
+    xp = backend.get_array_module(cols)
     C, H, W, N = x_shape
     Ho, Wo = out_hw
     s = stride
-    phases = xp.zeros((s, s, C, -(-H // s), -(-W // s), N), dtype=like.dtype)
+    cols = cols.reshape(C, k, k, Ho, Wo, N)
+    phases = xp.zeros((s, s, C, -(-H // s), -(-W // s), N), dtype=cols.dtype)
     for i in range(k):
         h_lo, h_hi, h0 = _span(i, H, Ho, s, padding)
         for j in range(k):
             w_lo, w_hi, w0 = _span(j, W, Wo, s, padding)
-            block = offset_block(i, j)
             a, b = h0 // s, w0 // s                 # first row, column in phase (h0%s, w0%s)
             phases[h0 % s, w0 % s, :, a:a + h_hi - h_lo, b:b + w_hi - w_lo] += \
-                block[:, h_lo:h_hi, w_lo:w_hi]
+                cols[:, i, j, h_lo:h_hi, w_lo:w_hi]
     if s == 1:
         return phases[0, 0]
-    x = xp.empty((C, H, W, N), dtype=like.dtype)
+    x = xp.empty((C, H, W, N), dtype=cols.dtype)
     for a in range(s):
         for b in range(s):
             x[:, a::s, b::s] = phases[a, b, :, :(H - a + s - 1) // s, :(W - b + s - 1) // s]
