@@ -63,7 +63,7 @@ from minigan.models import acgan_mnist
 from minigan.optim import Adam
 
 LESSON = "05_acgan"
-parser = train.make_parser(LESSON, __doc__, epochs=3, batch_size=64, lr=2e-4, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=4, batch_size=64, lr=2e-4, b1=0.5,
                            sample_interval=500)
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 train.setup(args)

@@ -89,6 +89,11 @@ def cgan_mlp(z_dim=100, classes=10, side=28, g_z=200, g_y=1000, g_joint=1200,
     The sigmoid is left to the loss (BCE on logits). Dropout (input, hidden) = ``dropout``:
     on D's image input, and before each of D's layers that reads hidden units. Images go
     in and come out as (N, 1, side, side), like the convolutional nets'.
+
+    G's weights are He-initialised (N(0, 2 / fan_in), biases 0). With PyTorch's default
+    init, G's output hardly depends on its inputs (its spread over a batch is ~0.005 of the
+    pixel range): every sample then gets nearly the same gradient and all of them move
+    together, a collapse G never leaves. D keeps the default init.
     """
     p_in, p_hidden = dropout
     pixels = side * side
@@ -96,6 +101,9 @@ def cgan_mlp(z_dim=100, classes=10, side=28, g_z=200, g_y=1000, g_joint=1200,
               Sequential(Dense(classes, g_y), ReLU()),
               Sequential(Dense(g_z + g_y, g_joint), ReLU(),
                          Dense(g_joint, pixels), Sigmoid(), Reshape((1, side, side))))
+    for _, owner, key in G.parameters():
+        p = owner.params[key]
+        p[...] = init.he_normal(p.shape, dtype=p.dtype) if key == "W" else 0
     D = Joint(Sequential(Flatten(), Dropout(p_in), Maxout(pixels, *d_x)),
               Maxout(classes, *d_y),
               Sequential(Dropout(p_hidden), Maxout(d_x[0] + d_y[0], *d_joint),

@@ -78,7 +78,7 @@ def test_cgan_bad_flags(tmp_path):
     proc = lesson("03_wgan.py", "--clip", "-1", "--out", str(tmp_path), check=False)
     assert proc.returncode == 2 and "--clip" in proc.stderr and "Traceback" not in proc.stderr
     help_text = " ".join(lesson("04_cgan.py", "--help").stdout.split())
-    assert "30 for --arch mlp" in help_text and "--optimizer" in help_text
+    assert "20 for --arch mlp" in help_text and "--optimizer" in help_text
 
 
 # ----------------------------------------------------------------------------- step checks
