@@ -46,8 +46,10 @@ One epoch is one pass over the training batches. Every critic step eats one real
 (as in the paper's code), so an epoch of 937 batches of 64 makes about 937 / 5 = 187 G
 steps; the first epoch makes far fewer (the 100-step warm-up).
 
-What to look for: W (wasserstein.png) starts high, drops fast while the first strokes
-appear, then keeps falling slowly as the digits sharpen; G's loss alone tells you little.
+What to look for: W (wasserstein.png) starts high (the MLP critic, its weights at +-0.01,
+tells gray noise from digits by a wide margin: ~30) and drops by two orders of magnitude
+over the first few hundred G steps, while the first strokes appear; after that it moves
+slowly, and so do the grids: read the two side by side. G's loss alone tells you little.
 Samples improve more slowly than lesson 02's (lr 5e-5, clipped weights), but every
 digit class shows up (no mode collapse).
 """
