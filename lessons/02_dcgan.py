@@ -114,10 +114,4 @@ for epoch in run.epochs():
 # shares and the Parzen-window log-likelihood.
 
 # %%
-def sample(n, chunk=500):
-    xp = backend.xp()
-    images = [generate(backend.randn(min(chunk, n - i), args.latent_dim)) for i in range(0, n, chunk)]
-    return xp.concatenate(images), None
-
-
-run.finish(sample)
+run.finish(lambda n: generate(backend.randn(n, args.latent_dim)))

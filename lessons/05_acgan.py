@@ -183,11 +183,5 @@ for epoch in run.epochs():
 # the metrics is minigan's classifier agreeing with the asked-for digit.
 
 # %%
-def sample(n, chunk=500):
-    labels = xp.arange(n) % CLASSES
-    images = [generate(backend.randn(len(labels[i:i + chunk]), args.latent_dim), labels[i:i + chunk])
-              for i in range(0, n, chunk)]
-    return xp.concatenate(images), labels
-
-
-run.finish(sample)
+run.finish(lambda labels: generate(backend.randn(len(labels), args.latent_dim), labels),
+           conditional=True)

@@ -264,11 +264,20 @@ class Run:
 
     # ------------------------------------------------------------------ the end
 
-    def finish(self, generate, conditional=False):
+    def finish(self, sample, conditional=False, chunk=500):
         """Write samples.npz (images in [0, 1], (N, 28, 28); labels if conditional) and,
-        unless --no-eval, measure them (minigan.metrics) into metrics.json."""
-        images, labels = generate(self.args.n_samples)
-        images = np.clip(backend.to_host(images).reshape(-1, 28, 28).astype(np.float32), 0, 1)
+        unless --no-eval, measure them (minigan.metrics) into metrics.json.
+
+        sample(n) returns n images in [0, 1]; with conditional=True, sample(labels) returns
+        one image per label, and the labels run 0, 1, ..., 9, 0, 1, ... (equal shares).
+        Generated in chunks of 500 so memory stays small.
+        """
+        xp = backend.xp()
+        n = self.args.n_samples
+        labels = xp.arange(n) % 10 if conditional else None
+        parts = [backend.to_host(sample(labels[i:i + chunk] if conditional else min(chunk, n - i)))
+                 for i in range(0, n, chunk)]
+        images = np.clip(np.concatenate(parts).reshape(-1, 28, 28).astype(np.float32), 0, 1)
         out = {"images": images}
         if labels is not None:
             out["labels"] = backend.to_host(labels).astype(np.int64)
