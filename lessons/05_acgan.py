@@ -25,8 +25,11 @@ G is conditioned as in Keras-GAN's acgan.py (the seed of this lesson): a learned
 embedding of the label, one 100-d vector per class, multiplies the noise elementwise,
 G(z * embed(c)), so each class gets its own scaling of the latent space.
 
-    python lessons/05_acgan.py
+    python lessons/05_acgan.py                 # 8 epochs, ~36 min on a 2-core CPU
     python lessons/05_acgan.py --device gpu
+
+Measured at the default 8 epochs (docs/results.md): label accuracy 98.7%, FD 7.8,
+inception-style score 9.68 (after 4 epochs: 94.9%, FD 14.4; after 7: 97.9%, FD 6.2).
 
 Networks (minigan.models.acgan_mnist), after acgan.py:
   G: z * embed(c) (100) -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
@@ -63,7 +66,7 @@ from minigan.models import acgan_mnist
 from minigan.optim import Adam
 
 LESSON = "05_acgan"
-parser = train.make_parser(LESSON, __doc__, epochs=4, batch_size=64, lr=2e-4, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=8, batch_size=64, lr=2e-4, b1=0.5,
                            sample_interval=500)
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 train.setup(args)
