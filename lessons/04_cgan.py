@@ -44,7 +44,9 @@ samples the classifier reads as the asked-for digit.
 
 The two architectures differ in how much z matters, and the difference is the second
 thing this lesson teaches. With --arch dcgan the columns differ (z carries the style:
-slant, stroke width) and FD is ~25 after 5 epochs. With the paper's MLPs (--arch mlp)
+slant, stroke width). Measured on the CPU (~390 s/epoch, so the default 8 epochs take
+~52 min): label accuracy 94.7% after 2 epochs, 97.0% after 5, 98.3% after 8 (FD 13.3,
+inception-style score 9.55). With the paper's MLPs (--arch mlp)
 every column of a row is the *same* image: G learns the label and ignores z (label
 accuracy 100%, but FD ~247 and a Parzen log-likelihood of ~-186, docs/results.md). This
 is mode collapse within each class, and it sets in within the first 300 steps. What we
@@ -73,7 +75,7 @@ from minigan.models import cgan_dcgan, cgan_mlp
 from minigan.optim import SGD, Adam
 
 LESSON = "04_cgan"
-DEFAULTS = {"mlp": dict(epochs=20, batch_size=100), "dcgan": dict(epochs=5, batch_size=64)}
+DEFAULTS = {"mlp": dict(epochs=20, batch_size=100), "dcgan": dict(epochs=8, batch_size=64)}
 parser = train.make_parser(LESSON, __doc__, epochs=None, batch_size=None, lr=None, b1=0.5,
                            sample_interval=500)
 parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
