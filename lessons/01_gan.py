@@ -23,9 +23,18 @@ eq. 1 as written, so you can watch it stall.
 Networks:
   --arch mlp   G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm after the
                first) -> 784 tanh;  D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit.
+               One change from gan.py: its BatchNorm1d(n, 0.8) passes 0.8 as eps (the
+               second argument), not as momentum, so x / sqrt(var + 0.8) hardly
+               normalises features whose variance is small. Here eps is the usual 1e-5.
+               Measured (15 epochs, 5,000 samples): eps 0.8 gives an inception-style
+               score of 6.80 and a Frechet distance of 177; eps 1e-5 gives 7.99 and 50.
   --arch paper the authors' mnist.yaml: G z 100 (uniform [-1, 1]) -> 1200 ReLU -> 1200 ReLU
                -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit, dropout
                0.8 keep on the input and 0.5 keep on the hidden layers; SGD with momentum.
+
+Default run (30 epochs, ~20 s each on a 2-core CPU, so ~10 min): inception-style score
+8.54, Frechet distance 22.8, every class between 7.1% and 12.8% of the samples
+(docs/results.md).
 
 What to look for: digit-like strokes after a few epochs, clean digits by the end; with
 `--g-loss minimax` G's loss sits near 0 (log(1 - D) with D(G(z)) ~ 0) and samples stay noise
@@ -68,9 +77,9 @@ train.setup(args)
 PIXELS = 28 * 28
 if args.arch == "mlp":
     G = Sequential(Dense(args.latent_dim, 128), LeakyReLU(0.2),
-                   Dense(128, 256), BatchNorm1d(256, eps=0.8), LeakyReLU(0.2),
-                   Dense(256, 512), BatchNorm1d(512, eps=0.8), LeakyReLU(0.2),
-                   Dense(512, 1024), BatchNorm1d(1024, eps=0.8), LeakyReLU(0.2),
+                   Dense(128, 256), BatchNorm1d(256), LeakyReLU(0.2),
+                   Dense(256, 512), BatchNorm1d(512), LeakyReLU(0.2),
+                   Dense(512, 1024), BatchNorm1d(1024), LeakyReLU(0.2),
                    Dense(1024, PIXELS), Tanh())
     D = Sequential(Dense(PIXELS, 512), LeakyReLU(0.2),
                    Dense(512, 256), LeakyReLU(0.2),

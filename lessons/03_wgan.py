@@ -52,6 +52,11 @@ over the first few hundred G steps, while the first strokes appear; after that i
 slowly, and so do the grids: read the two side by side. G's loss alone tells you little.
 Samples improve more slowly than lesson 02's (lr 5e-5, clipped weights), but every
 digit class shows up (no mode collapse).
+
+Default run (mlp, 100 epochs, ~10 s each on a 2-core CPU, so ~17 min): inception-style
+score 6.71, Frechet distance 113, every class between 7.2% and 15.6% of the samples.
+Every digit is there, but the strokes stay rough: lesson 01's nets reach 8.5 in 30
+epochs with Adam 2e-4; here RMSprop 5e-5 and a clipped critic move G far more slowly.
 """
 # %%
 import os

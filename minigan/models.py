@@ -51,11 +51,12 @@ def wgan_mlp(z_dim=100, side=28, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 
     G: z (N, z_dim) -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm after all but
        the first) -> 784, tanh, reshaped to (N, 1, 28, 28) like the DCGAN G's output
     critic: images -> flatten -> 512 -> 256 (LeakyReLU 0.2) -> 1 score, no sigmoid
+    BatchNorm's eps is the usual 1e-5, not gan.py's 0.8 (see lesson 01's docstring).
     """
     pixels = side * side
     g_layers, width = [], z_dim
     for i, h in enumerate(g_hidden):
-        g_layers += [Dense(width, h)] + ([BatchNorm1d(h, eps=0.8)] if i else []) + [LeakyReLU(0.2)]
+        g_layers += [Dense(width, h)] + ([BatchNorm1d(h)] if i else []) + [LeakyReLU(0.2)]
         width = h
     G = Sequential(*g_layers, Dense(width, pixels), Tanh(), Reshape((1, side, side)))
     d_layers, width = [Flatten()], pixels
