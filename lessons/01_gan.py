@@ -22,12 +22,13 @@ eq. 1 as written, so you can watch it stall.
 
 Networks:
   --arch mlp   G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm after the
-               first) -> 784 tanh;  D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit.
-               One change from gan.py: its BatchNorm1d(n, 0.8) passes 0.8 as eps (the
-               second argument), not as momentum, so x / sqrt(var + 0.8) hardly
-               normalises features whose variance is small. Here eps is the usual 1e-5.
-               Measured (15 epochs, 5,000 samples): eps 0.8 gives an inception-style
-               score of 6.80 and a Frechet distance of 177; eps 1e-5 gives 7.99 and 50.
+               first) -> 784 tanh;  D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit
+               (minigan.models.mlp_gan, shared with lesson 03). One change from gan.py:
+               its BatchNorm1d(n, 0.8) passes 0.8 as eps (the second argument), not as
+               momentum, so x / sqrt(var + 0.8) hardly normalises features whose variance
+               is small. Here eps is the usual 1e-5. Measured (15 epochs, 5,000 samples):
+               eps 0.8 gives an inception-style score of 6.80 and a Frechet distance of
+               177; eps 1e-5 gives 7.99 and 50.
   --arch paper the authors' mnist.yaml: G z 100 (uniform [-1, 1]) -> 1200 ReLU -> 1200 ReLU
                -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit, dropout
                0.8 keep on the input and 0.5 keep on the hidden layers; SGD with momentum.
@@ -50,9 +51,9 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minigan import backend, train
-from minigan.layers import (BatchNorm1d, Dense, Dropout, LeakyReLU, Maxout, ReLU, Sequential,
-                            Sigmoid, Tanh)
+from minigan.layers import Dense, Dropout, Maxout, ReLU, Sequential, Sigmoid
 from minigan.losses import bce_with_logits
+from minigan.models import mlp_gan
 from minigan.optim import SGD, Adam
 
 LESSON = "01_gan"
@@ -76,14 +77,8 @@ train.setup(args)
 # %%
 PIXELS = 28 * 28
 if args.arch == "mlp":
-    G = Sequential(Dense(args.latent_dim, 128), LeakyReLU(0.2),
-                   Dense(128, 256), BatchNorm1d(256), LeakyReLU(0.2),
-                   Dense(256, 512), BatchNorm1d(512), LeakyReLU(0.2),
-                   Dense(512, 1024), BatchNorm1d(1024), LeakyReLU(0.2),
-                   Dense(1024, PIXELS), Tanh())
-    D = Sequential(Dense(PIXELS, 512), LeakyReLU(0.2),
-                   Dense(512, 256), LeakyReLU(0.2),
-                   Dense(256, 1))
+    G, D = mlp_gan(z_dim=args.latent_dim)             # G's images are (N, 1, 28, 28);
+                                                        # D flattens what it is given
     opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
     opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
     low = -1.0                                          # data and G's output in [-1, 1]

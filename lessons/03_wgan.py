@@ -71,7 +71,7 @@ import numpy as np
 
 from minigan import backend, plot, train
 from minigan.losses import mean
-from minigan.models import dcgan_mnist, wgan_mlp
+from minigan.models import dcgan_mnist, mlp_gan
 from minigan.optim import RMSprop
 
 LESSON = "03_wgan"
@@ -99,7 +99,7 @@ train.setup(args)
 
 # %%
 if args.arch == "mlp":
-    G, D = wgan_mlp(z_dim=args.latent_dim)
+    G, D = mlp_gan(z_dim=args.latent_dim)
 else:
     G, D = dcgan_mnist(z_dim=args.latent_dim)
 opt_G = RMSprop(G, lr=args.lr)

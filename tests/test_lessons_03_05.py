@@ -18,7 +18,7 @@ from minigan import backend
 from minigan.conditioning import one_hot
 from minigan.gradcheck import compare, numerical_gradient
 from minigan.losses import bce_with_logits, mean, softmax_cross_entropy
-from minigan.models import acgan_mnist, cgan_dcgan, cgan_mlp, dcgan_mnist, wgan_mlp
+from minigan.models import acgan_mnist, cgan_dcgan, cgan_mlp, dcgan_mnist, mlp_gan
 from test_train import QUICK, lesson
 
 
@@ -112,7 +112,7 @@ def float64(*models):
 def test_wgan_step_gradients(arch):
     backend.seed(3)
     if arch == "mlp":
-        G, D = wgan_mlp(z_dim=3, side=4, g_hidden=(4, 5), d_hidden=(5, 4))
+        G, D = mlp_gan(z_dim=3, side=4, g_hidden=(4, 5), d_hidden=(5, 4))
         real = np.tanh(randn(1, (6, 1, 4, 4), scale=2))
     else:
         G, D = dcgan_mnist(z_dim=3, g_channels=2, d_channels=1)
