@@ -283,7 +283,8 @@ class Run:
             out["labels"] = backend.to_host(labels).astype(np.int64)
         np.savez_compressed(os.path.join(self.args.out, "samples.npz"), **out)
         result = {"lesson": self.lesson, "epochs": self.args.epochs, "device": self.args.device,
-                  "seconds_per_epoch": (float(np.mean(self.epoch_seconds)) if self.epoch_seconds else None),
+                  # the median epoch: one epoch slowed by a pause or a neighbour does not skew it
+                  "seconds_per_epoch": (float(np.median(self.epoch_seconds)) if self.epoch_seconds else None),
                   "command": "python " + " ".join(sys.argv)}
         if not self.args.no_eval:
             from . import metrics

@@ -5,8 +5,10 @@
     python scripts/results.py --lessons 02_dcgan --device gpu
 
 Each lesson runs as a new user would run it (`python lessons/<lesson>.py`, plus --device
-and --out), writes runs/<lesson>[-gpu]/metrics.json, and the table is rebuilt from every
-metrics.json found, so CPU and GPU rows sit side by side.
+and --out), writes runs/<lesson>[-gpu]/metrics.json. Its numbers go into docs/results.json, one row per run folder, and the table
+docs/results.md is written from that file. Runs are not committed, so a row stays until a
+new run of the same folder replaces it (or --drop removes it): a fresh checkout that
+re-runs one lesson keeps every other lesson's row. CPU and GPU rows sit side by side.
 """
 import argparse
 import glob
@@ -16,6 +18,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "docs", "results.json")
+FIELDS = ("lesson", "device", "epochs", "seconds_per_epoch", "frechet_distance", "inception_score",
+          "min_class_share", "max_class_share", "label_accuracy", "parzen_ll", "parzen_se", "command")
 # lesson -> extra flags of the rows the table records (its default run first)
 LESSONS = {
     "01_gan": [[], ["--arch", "paper"]],
@@ -63,22 +68,39 @@ def pct(x):
     return f"{100 * x:.1f}" if x is not None else "-"
 
 
-def table():
-    rows = []
+def collect(drop=()):
+    """docs/results.json, updated with every runs/<name>/metrics.json that has metrics."""
+    rows = {}
+    if os.path.exists(RESULTS):
+        with open(RESULTS) as f:
+            rows = json.load(f)
     for path in sorted(glob.glob(os.path.join(ROOT, "runs", "*", "metrics.json"))):
         with open(path) as f:
             m = json.load(f)
-        if "inception_score" not in m:
-            continue
-        cmd = m["command"].replace(ROOT + os.sep, "")
-        rows.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
+        if "inception_score" in m:
+            m["command"] = m["command"].replace(ROOT + os.sep, "")
+            rows[os.path.basename(os.path.dirname(path))] = {k: m[k] for k in FIELDS if k in m}
+    for name in drop:
+        if rows.pop(name, None) is None:
+            sys.exit(f"--drop {name}: no such row in {RESULTS} (rows: {', '.join(sorted(rows))})")
+    with open(RESULTS, "w") as f:
+        json.dump(rows, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return rows
+
+
+def table(rows):
+    lines = []
+    for name in sorted(rows):
+        m = rows[name]
+        lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
             lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
             fd=m["frechet_distance"], is_=m["inception_score"], lo=pct(m["min_class_share"]),
             hi=pct(m["max_class_share"]), acc=pct(m.get("label_accuracy")),
-            pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=cmd))
+            pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=m["command"]))
     head = ("| lesson | device | epochs | s/epoch | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
             "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(rows)
+    return head + "\n" + "\n".join(lines)
 
 
 def main():
@@ -86,17 +108,21 @@ def main():
     p.add_argument("--collect", action="store_true", help="do not train; only rebuild the table")
     p.add_argument("--lessons", nargs="+", choices=list(LESSONS), default=list(LESSONS))
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--drop", nargs="+", default=[], metavar="NAME",
+                   help="remove these rows (run folder names) from docs/results.json")
     args = p.parse_args()
     if not args.collect:
         run_lessons(args.lessons, args.device)
     reference()
+    rows = collect(args.drop)
     with open(os.path.join(ROOT, "docs", "results.md"), "w") as f:
         f.write("# Results\n\nWritten by `python scripts/results.py` from each run's `metrics.json`: every lesson at "
                 "its default settings, measured with minigan's MNIST classifier (`minigan/metrics.py`). "
-                "Seconds per epoch are wall-clock on the machine named in the device column "
+                "Seconds per epoch are the median epoch's wall-clock time on the machine named in the device column "
                 "(cpu: the project's 2-core reference machine).\n\n"
-                "Reference points, the MNIST test set measured against itself: see the last row.\n\n")
-        f.write(table() + "\n")
+                "The last row is the ceiling: 10,000 real training images measured as if they were "
+                "samples. Rows are kept in docs/results.json, one per run folder.\n\n")
+        f.write(table(rows) + "\n")
     print(open(os.path.join(ROOT, "docs", "results.md")).read())
 
 
