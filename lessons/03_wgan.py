@@ -64,10 +64,10 @@ Why so slow? We measured it (5,000 samples each, same seed, score after 10/20/30
   a deeper one, 512 -> 512 -> 512            3.23 / 4.52 / 5.26
   this lesson with lr 2e-4 instead of 5e-5   4.41 / 5.25 /  -
 A bigger critic hardly helps; a larger step does. Nor is a step slow to compute: a critic
-step takes ~9.5 ms on one core, almost all of it the matrix products. The small, momentum-
-free step that clipping needs to stay stable is the price of enforcing the Lipschitz
-constraint this crudely; WGAN-GP (Gulrajani et al. 2017) replaces the clipping with a
-gradient penalty and trains with Adam at 1e-4.
+step takes ~9.5 ms on one core, almost all of it the matrix products. The small,
+momentum-free step (the paper found momentum unstable with a clipped critic) is the price
+of enforcing the Lipschitz constraint this crudely; WGAN-GP (Gulrajani et al. 2017)
+replaces the clipping with a gradient penalty and trains with Adam at 1e-4.
 """
 # %%
 import os
