@@ -32,6 +32,12 @@ Networks:
   --arch paper the authors' mnist.yaml: G z 100 (uniform [-1, 1]) -> 1200 ReLU -> 1200 ReLU
                -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit, dropout
                0.8 keep on the input and 0.5 keep on the hidden layers; SGD with momentum.
+               Not yet trained to a usable result here: with SGD (lr 0.1, momentum 0.5)
+               every sample is the same speckled image after one epoch (D wins, G's loss
+               ~15), and with Adam 2e-4 (beta1 0.5) G draws mostly 1s after three epochs
+               (score 2.3). The authors' pylearn2 set-up (irange inits, max-norm on D's
+               columns, a sigmoid bias set from the pixel means, momentum rising to 0.7)
+               is what this lacks; the paper's 225 is not reproduced yet.
 
 Default run (30 epochs, ~20 s each on a 2-core CPU, so ~10 min): inception-style score
 8.54, Frechet distance 22.8, every class between 7.1% and 12.8% of the samples
@@ -160,7 +166,8 @@ for epoch in run.epochs():
 # %% [markdown]
 # ## What it learned
 # The GAN paper reports a Parzen-window log-likelihood of 225 +- 2 on MNIST test for its
-# nets; compare `--arch paper`'s number (the last line of the metrics).
+# nets (the last line of the metrics; the default mlp nets measured 181 +- 2.3).
+# `--arch paper` is meant for that comparison but does not train yet (see the top).
 
 # %%
 run.finish(lambda n: generate(noise(n)))
