@@ -76,6 +76,12 @@ def test_conditional_gradients(seed):
                       L.Flatten(), ConcatLabel(), L.Dense(2 * 9 + 3, 2))
     x = randn(seed, (2, 1, 5, 5))
     onehot = one_hot(np.array([0, 2]), 3)
+    # a LeakyReLU input within the finite-difference step (1e-5) of 0 sits on the kink:
+    # there the numerical gradient averages the two slopes and means nothing, so skip such
+    # draws (seed 176 has one at 4.6e-6)
+    net.to_dtype(np.float64)
+    pre_activation, _ = net.layers[1].forward(net.layers[0].forward((x, onehot))[0])
+    assume(float(np.abs(pre_activation).min()) > 1e-3)
     errors = _check_net(net, x, onehot, seed)
     assert_gradcheck("Conditional", errors)
     assert "Conditional(" in repr(net)
