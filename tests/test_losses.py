@@ -2,7 +2,7 @@
 numerical stability where the textbook formulas overflow."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from conftest import GRAD_TOL, SEEDS, randn
@@ -81,6 +81,11 @@ def _labels(seed, n, k):
 def test_softmax_cross_entropy_gradient(n, k, seed):
     y = _labels(seed, n, k)
     z = randn(seed + 1, (n, k), scale=3)
+    # When every sample's softmax already puts all but < 1e-4 of its mass on the right
+    # class, every gradient entry is that small, and the loss's rounding (~1e-16 of the
+    # logits) over the step 2h swamps it: central differences cannot measure it. Skip
+    # those draws (n=1, k=2, seed=1448: logits 6.6 and -8.2, gradient 3.7e-7).
+    assume(np.abs(losses.softmax(z) - np.eye(k)[y]).max() > 1e-4)
     assert check_function(lambda x: losses.softmax_cross_entropy(x, y), z) <= GRAD_TOL
 
 
