@@ -31,13 +31,13 @@ Measured: the default run's checkpoints, each scored on 5,000 samples:
     inception-style score  6.60   6.84   7.13   7.31   7.36   7.50
     Frechet distance        133    110     94     81     83     67
 and its final 10,000 samples (docs/results.md): score 7.51, Frechet distance 64.8, every
-digit class between 7.6% and 13.5% of the samples. The score still creeps up (~0.15 per
-5 epochs at the end) but far below real digits' 9.7: this network is small (one hidden
-transposed convolution of 64 channels; the benchmark's network, so that speed compares
-across the project) and at the paper's settings it learns slowly. The same network in
-PyTorch, same init and step, scored 5.85 after 3 epochs: it is the network, not minigan.
-Lesson 04's conditional DCGAN, with 5 x 5 kernels and a 1024-unit layer, reaches 9.55 in
-8 epochs.
+digit class between 7.6% and 13.5% of the samples. Resumed to 45 epochs it flattens out
+(7.60, 7.60, 7.67 at 35, 40, 45), far below real digits' 9.7. This network (the
+benchmark's, so that speed compares across the project) learns slowly at the paper's
+settings, and width is not why: G twice as wide with D half as wide scored 6.68 after 5
+epochs against this one's 6.60. The same network in PyTorch, same init and step, scored
+5.85 after 3 epochs: it is the network, not minigan. Lesson 04's conditional DCGAN, with
+5 x 5 kernels and a 1024-unit layer, reaches 9.55 in 8 epochs.
 """
 # %%
 import os
