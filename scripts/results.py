@@ -5,10 +5,11 @@
     python scripts/results.py --lessons 02_dcgan --device gpu
 
 Each lesson runs as a new user would run it (`python lessons/<lesson>.py`, plus --device
-and --out), writes runs/<lesson>[-gpu]/metrics.json. Its numbers go into docs/results.json, one row per run folder, and the table
-docs/results.md is written from that file. Runs are not committed, so a row stays until a
-new run of the same folder replaces it (or --drop removes it): a fresh checkout that
-re-runs one lesson keeps every other lesson's row. CPU and GPU rows sit side by side.
+and --out) and writes runs/<lesson>[-gpu]/metrics.json. Its numbers go into
+docs/results.json, one row per run folder, and the table docs/results.md is written from
+that file. Runs are not committed, so a row stays until a new run of the same folder
+replaces it (or --drop removes it): a fresh checkout that re-runs one lesson keeps every
+other lesson's row. CPU and GPU rows sit side by side.
 """
 import argparse
 import glob
