@@ -94,7 +94,7 @@ parser = train.make_parser(LESSON, __doc__, epochs=100, batch_size=64, lr=5e-5,
                            sample_interval=500)
 parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
                     help="mlp (default, fast on a CPU) or dcgan (lesson 02's nets)")
-parser.add_argument("--n-critic", type=train._positive_int, default=5,
+parser.add_argument("--n-critic", type=train.positive_int, default=5,
                     help="critic steps per G step (default: %(default)s)")
 parser.add_argument("--clip", type=float, default=0.01,
                     help="clip every critic weight to [-clip, clip] (default: %(default)s)")

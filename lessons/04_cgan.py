@@ -75,27 +75,30 @@ from minigan.models import cgan_dcgan, cgan_mlp
 from minigan.optim import SGD, Adam
 
 LESSON = "04_cgan"
-DEFAULTS = {"mlp": dict(epochs=20, batch_size=100), "dcgan": dict(epochs=8, batch_size=64)}
-parser = train.make_parser(LESSON, __doc__, epochs=None, batch_size=None, lr=None, b1=0.5,
-                           sample_interval=500)
-parser.add_argument("--arch", choices=("mlp", "dcgan"), default="mlp",
-                    help="mlp (the paper's nets, default) or dcgan (carpedm20's conditional DCGAN)")
+# Per-architecture defaults, applied after parsing to every flag left unset.
+ARCHS = {
+    "dcgan": dict(epochs=7, batch_size=64),     # carpedm20's conditional DCGAN
+    "paper": dict(epochs=20, batch_size=100),   # Mirza & Osindero's MLPs
+}
+ALIASES = {"mlp": "paper"}                               # the name --arch paper had before
+parser = train.make_parser(LESSON, __doc__, b1=0.5, sample_interval=500, arch_table=ARCHS)
+parser.add_argument("--arch", choices=(*ARCHS, *ALIASES), default="dcgan",
+                    help="dcgan (carpedm20's conditional DCGAN, default) or paper (the paper's "
+                         "MLPs; 'mlp' is an alias)")
 parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                    help="--arch mlp only: adam (2e-4, beta1 0.5; default) or sgd (the paper's "
+                    help="--arch paper only: adam (2e-4, beta1 0.5; default) or sgd (the paper's "
                          "schedule: lr 0.1 decayed by 1.00004 per step, momentum 0.5 -> 0.7)")
-parser.add_argument("--g-steps", type=train._positive_int, default=2,
+parser.add_argument("--g-steps", type=train.positive_int, default=2,
                     help="G updates per D update, on the same z and y (default: %(default)s, "
                          "as carpedm20's code)")
-for flag, text in (("--epochs", "passes over the training set"), ("--batch-size", "images per step")):
-    parser._option_string_actions[flag].help = (
-        f"{text} (default: {DEFAULTS['mlp'][flag[2:].replace('-', '_')]} for --arch mlp, "
-        f"{DEFAULTS['dcgan'][flag[2:].replace('-', '_')]} for --arch dcgan)")
+parser.add_argument("--decay-from", type=train.fraction, default=0.5,
+                    help="--arch dcgan: keep the lr for this share of the run, then decay it "
+                         "linearly to 0 (default: %(default)s; 1 keeps it constant)")
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
-for key, value in DEFAULTS[args.arch].items():
-    if getattr(args, key) is None:
-        setattr(args, key, value)
+args.arch = ALIASES.get(args.arch, args.arch)
+train.apply_arch_defaults(args, ARCHS)
 if args.lr is None:
-    args.lr = 0.1 if args.arch == "mlp" and args.optimizer == "sgd" else 2e-4
+    args.lr = 0.1 if args.arch == "paper" and args.optimizer == "sgd" else 2e-4
 train.setup(args)
 CLASSES = 10
 
@@ -106,13 +109,13 @@ CLASSES = 10
 # (images, one-hot labels): `out, cache = net.forward(x, onehot)`.
 
 # %%
-if args.arch == "mlp":
+if args.arch == "paper":
     G, D = cgan_mlp(z_dim=args.latent_dim, classes=CLASSES)
     z_low = 0.0                                      # z ~ U[0, 1]^100, "the unit hypercube"
 else:
     G, D = cgan_dcgan(z_dim=args.latent_dim, classes=CLASSES)
     z_low = -1.0                                     # carpedm20 draws z ~ U[-1, 1]^100
-if args.arch == "mlp" and args.optimizer == "sgd":
+if args.arch == "paper" and args.optimizer == "sgd":
     opt_G = SGD(G, lr=args.lr, momentum=0.5)
     opt_D = SGD(D, lr=args.lr, momentum=0.5)
 else:
@@ -121,6 +124,8 @@ else:
 data = train.training_data(args, low=0.0)            # MNIST in [0, 1], like the sigmoid
 run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
                 data=data)
+
+total_steps = args.epochs * len(data)
 
 # The grid: row k asks for digit k, column j uses the j-th of ten fixed noise vectors.
 xp = backend.xp()
@@ -160,8 +165,11 @@ def paper_sgd_schedule(epoch):
 # %%
 for epoch in run.epochs():
     for x, labels in run.batches():
-        if args.arch == "mlp" and args.optimizer == "sgd":
+        if args.arch == "paper" and args.optimizer == "sgd":
             paper_sgd_schedule(epoch)
+        elif args.arch == "dcgan":                     # constant, then linearly to 0
+            for opt in (opt_G, opt_D):
+                opt.lr = train.linear_decay(args.lr, run.step, total_steps, args.decay_from)
         y = one_hot(labels, CLASSES)
         z = noise(len(x))
         fake, g_cache = G.forward(z, y)

@@ -30,56 +30,104 @@ from .data import Batches
 CHECKPOINT = "checkpoint.npz"
 
 
-def _positive_int(text):
+def positive_int(text):
+    """argparse type: an integer >= 1, or a one-line error."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
-def _positive_float(text):
+def positive_float(text):
+    """argparse type: a finite number > 0, or a one-line error."""
     value = float(text)
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
-def _unit_float(text):
+def unit_float(text):
+    """argparse type: a number in [0, 1), or a one-line error."""
     value = float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
-def make_parser(lesson, description, epochs, batch_size, lr, b1=0.5, b2=0.999, latent_dim=100,
-                sample_interval=200):
-    """The flags every lesson has, with the lesson's defaults; a lesson adds its own."""
+def make_parser(lesson, description, epochs=None, batch_size=None, lr=None, b1=0.5, b2=0.999,
+                latent_dim=100, sample_interval=200, arch_table=None):
+    """The flags every lesson has, with the lesson's defaults; a lesson adds its own.
+
+    A lesson whose defaults depend on --arch passes them as arch_table ({arch: {flag: value}})
+    and leaves those flags at None here; apply_arch_defaults(args, arch_table) fills them in
+    after parsing, and the help lists each arch's value."""
+    def help_for(key, text):
+        if arch_table and any(key in d for d in arch_table.values()):
+            return arch_defaults_help(arch_table, key, text)
+        return text + " (default: %(default)s)"
+    lr_in_table = bool(arch_table) and any("lr" in d for d in arch_table.values())
     p = argparse.ArgumentParser(prog=f"python lessons/{lesson}.py", description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=backend.DEVICES, default=os.environ.get("MINIGAN_DEVICE", "cpu"),
                    help="cpu (NumPy) or gpu (CuPy on an NVIDIA GPU) (default: %(default)s)")
-    p.add_argument("--epochs", type=_positive_int, default=epochs,
-                   help="passes over the training set (default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=batch_size,
-                   help="images per step (default: %(default)s)")
-    p.add_argument("--lr", type=_positive_float, default=lr, help="learning rate (default: %(default)s)" if lr else "learning rate (default: the lesson's)")
-    p.add_argument("--b1", type=_unit_float, default=b1, help="Adam beta1 (default: %(default)s)")
-    p.add_argument("--b2", type=_unit_float, default=b2, help="Adam beta2 (default: %(default)s)")
-    p.add_argument("--latent-dim", type=_positive_int, default=latent_dim,
+    p.add_argument("--epochs", type=positive_int, default=epochs,
+                   help=help_for("epochs", "passes over the training set"))
+    p.add_argument("--batch-size", type=positive_int, default=batch_size,
+                   help=help_for("batch_size", "images per step"))
+    p.add_argument("--lr", type=positive_float, default=lr,
+                   help=help_for("lr", "learning rate") if lr is not None or lr_in_table
+                   else "learning rate (default: the lesson's)")
+    p.add_argument("--b1", type=unit_float, default=b1, help="Adam beta1 (default: %(default)s)")
+    p.add_argument("--b2", type=unit_float, default=b2, help="Adam beta2 (default: %(default)s)")
+    p.add_argument("--latent-dim", type=positive_int, default=latent_dim,
                    help="size of the noise vector z (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed on the CPU, same numbers")
     p.add_argument("--out", default=os.path.join("runs", lesson),
                    help="output folder for grids, curves, checkpoint, samples (default: %(default)s)")
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
                    help="continue from OUT/checkpoint.npz (or the given file)")
-    p.add_argument("--sample-interval", type=_positive_int, default=sample_interval,
+    p.add_argument("--sample-interval", type=positive_int, default=sample_interval,
                    help="save a sample grid every N steps (default: %(default)s)")
     p.add_argument("--no-eval", action="store_true", help="skip the metrics at the end")
-    p.add_argument("--n-samples", type=_positive_int, default=10000,
+    p.add_argument("--n-samples", type=positive_int, default=10000,
                    help="images written to samples.npz and measured (default: %(default)s)")
-    p.add_argument("--subset", type=_positive_int, default=None,
+    p.add_argument("--subset", type=positive_int, default=None,
                    help="train on the first N training images only (quick tries and tests)")
     return p
+
+
+def arch_defaults_help(table, key, text):
+    """Help text for a flag whose default depends on --arch, e.g. "passes over the training
+    set (default: 7 for --arch dcgan, 20 for --arch paper)"."""
+    per_arch = ", ".join(f"{d[key]} for --arch {arch}" for arch, d in table.items() if key in d)
+    return f"{text} (default: {per_arch})"
+
+
+def apply_arch_defaults(args, table):
+    """Fill every flag the user left at None with the chosen --arch's default from table."""
+    for key, value in table[args.arch].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def fraction(text):
+    """argparse type: a number in [0, 1], or a one-line error."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def linear_decay(base_lr, step, total_steps, start=0.5):
+    """The learning rate at `step` of `total_steps`: base_lr for the first `start` share of
+    the run, then falling linearly to 0 at the last step (CycleGAN's schedule, Zhu et al.
+    2017, sec. 7: "keep the same learning rate for the first 100 epochs and linearly decay
+    the rate to zero over the next 100 epochs"). start=1 keeps the rate constant."""
+    decay_steps = total_steps * (1 - start)
+    if decay_steps <= 0 or step < total_steps * start:
+        return base_lr
+    return base_lr * max(0.0, (total_steps - step) / decay_steps)
 
 
 def fail(message, code=2):
