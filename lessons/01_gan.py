@@ -17,31 +17,26 @@ log(1 - D(G(z))) we can train G to maximize log D(G(z))": the same fixed point, 
 gradients early. That non-saturating loss is the default here; `--g-loss minimax` uses
 eq. 1 as written, so you can watch it stall.
 
-    python lessons/01_gan.py                   # MLPs in the style of PyTorch-GAN's gan.py
-    python lessons/01_gan.py --arch paper      # the paper's nets (maxout D, sigmoid output)
+    python lessons/01_gan.py                 # MLPs in the style of PyTorch-GAN's gan.py
+    python lessons/01_gan.py --arch paper    # the paper's nets (do not train yet, below)
 
 Networks:
-  --arch mlp   G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm after the
-               first) -> 784 tanh;  D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit
-               (minigan.models.mlp_gan, shared with lesson 03). One change from gan.py:
-               its BatchNorm1d(n, 0.8) passes 0.8 as eps (the second argument), not as
-               momentum, so x / sqrt(var + 0.8) hardly normalises features whose variance
-               is small. Here eps is the usual 1e-5. Measured (15 epochs, 5,000 samples):
-               eps 0.8 gives an inception-style score of 6.80 and a Frechet distance of
-               177; eps 1e-5 gives 7.99 and 50.
+  --arch mlp   G: z 100 -> 128 -> 256 -> 512 -> 1024 -> 784 tanh, each hidden layer
+               Dense -> BatchNorm -> LeakyReLU 0.2, except the first (128), which has no
+               BatchNorm; D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit
+               (minigan.models.mlp_gan, shared with lesson 03). BatchNorm's eps is the
+               usual 1e-5: gan.py's BatchNorm1d(n, 0.8) passes 0.8 as eps, not momentum,
+               and scores worse (docs/lessons/01_gan.md).
   --arch paper the authors' mnist.yaml: G z 100 (uniform [-1, 1]) -> 1200 ReLU -> 1200 ReLU
                -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit, dropout
                0.8 keep on the input and 0.5 keep on the hidden layers; SGD with momentum.
-               Not yet trained to a usable result here: with SGD (lr 0.1, momentum 0.5)
-               every sample is the same speckled image after one epoch (D wins, G's loss
-               ~15), and with Adam 2e-4 (beta1 0.5) G draws mostly 1s after three epochs
-               (score 2.3). The authors' pylearn2 set-up (irange inits, max-norm on D's
-               columns, a sigmoid bias set from the pixel means, momentum rising to 0.7)
-               is what this lacks; the paper's 225 is not reproduced yet.
+               It does not train yet: one image for every z with SGD, mostly 1s with
+               Adam (docs/lessons/01_gan.md).
 
-Default run (30 epochs, ~20 s each on a 2-core CPU, so ~10 min): inception-style score
-8.54, Frechet distance 22.8, every class between 7.1% and 12.8% of the samples
-(docs/results.md).
+Measured at the defaults, `python lessons/01_gan.py` (30 epochs, ~20 s each on a 2-core
+CPU; docs/results.md): inception-style score 8.54, Frechet distance 22.79, every digit
+7.1-12.8% of the samples, Parzen log-likelihood 181. The trials behind the defaults:
+docs/lessons/01_gan.md.
 
 What to look for: digit-like strokes after a few epochs, clean digits by the end; with
 `--g-loss minimax` G's loss sits near 0 (log(1 - D) with D(G(z)) ~ 0) and samples stay noise
