@@ -3,9 +3,10 @@
 Paper: "Conditional Image Synthesis with Auxiliary Classifier GANs",
 https://arxiv.org/abs/1610.09585
 
-Lesson 04 handed the label to D, which then judged (image, label) pairs. ACGAN gives D
-the image only and asks it *two* questions: is it real (the source S), and which class
-is it (C)? One shared trunk of convolutions, two heads:
+Lesson 04's D judges (image, label) pairs: the label enters D by concatenation
+(minigan/conditioning.py), and D answers one question, real or fake. ACGAN gives D the
+image only and asks it *two* questions: is it real (the source S), and which class is it
+(C)? One shared trunk of convolutions, two heads:
 
     D(x) -> P(S | x) (a logit) and P(C | x) (10 class logits, softmax)
 
@@ -17,19 +18,22 @@ With c the class of a real image, or the class G was asked for:
     D maximises L_S + L_C;  G maximises L_C - L_S
 
 (here G uses the non-saturating form of -L_S: it makes D call its samples real, BCE with
-target 1). So D learns to classify from real digits *and* from G's, and G is rewarded for
-samples D classifies as the asked-for digit. The class head makes the label hard to
-ignore: conditional samples come out right even where lesson 04's D could be fooled.
+target 1). L_C is an auxiliary classification loss, and it changes what each network
+learns from. D's class head is trained as an ordinary classifier, on real digits with
+their true labels and on G's samples with the labels G was asked for; the source head
+never sees a label and judges realism only. G gets two separate gradients: towards
+"real" from the source head, and towards the asked-for digit from the class head. In
+lesson 04 both signals come mixed in the one real/fake verdict on a pair.
 
 G is conditioned as in Keras-GAN's acgan.py (the seed of this lesson): a learned
 embedding of the label, one 100-d vector per class, multiplies the noise elementwise,
 G(z * embed(c)), so each class gets its own scaling of the latent space.
 
-    python lessons/05_acgan.py                 # 8 epochs, ~36 min on a 2-core CPU
+    python lessons/05_acgan.py                 # 8 epochs
     python lessons/05_acgan.py --device gpu
 
-Measured at the default 8 epochs (docs/results.md): label accuracy 98.7%, FD 7.8,
-inception-style score 9.68 (after 4 epochs: 94.9%, FD 14.4; after 7: 97.9%, FD 6.2).
+(measured result at the defaults: docs/results.md; earlier measurements, epoch by epoch:
+docs/lessons/05_acgan.md)
 
 Networks (minigan.models.acgan_mnist), after acgan.py:
   G: z * embed(c) (100) -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
