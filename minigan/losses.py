@@ -44,13 +44,13 @@ def softmax_cross_entropy(logits, labels):
 
 
 def mse(pred, target):
-    """mean (p - t)^2;  dl/dp = 2 (p - t) / size.  (LSGAN's loss.)"""
+    """mean (p - t)^2;  dl/dp = 2 (p - t) / size.  (No lesson uses it yet.)"""
     diff = pred - target
     return float((diff * diff).sum()) / diff.size, 2 * diff / diff.size
 
 
 def l1(pred, target):
-    """mean |p - t|;  dl/dp = sign(p - t) / size  (0 where p = t).  (CycleGAN's cycle loss.)"""
+    """mean |p - t|;  dl/dp = sign(p - t) / size  (0 where p = t).  (No lesson uses it yet.)"""
     xp = backend.get_array_module(pred)
     diff = pred - target
     return float(xp.abs(diff).sum()) / diff.size, xp.sign(diff) / diff.size

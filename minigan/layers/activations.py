@@ -1,5 +1,5 @@
-"""Elementwise nonlinearities. Each cache holds what its backward (and a second-order
-pass) needs: the input for the piecewise-linear ones, the output for sigmoid and tanh."""
+"""Elementwise nonlinearities. Each cache holds what its backward needs: the input for
+the piecewise-linear ones, the output for sigmoid and tanh."""
 from .. import backend
 from .base import Layer
 

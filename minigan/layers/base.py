@@ -4,7 +4,7 @@
     dx = layer.backward(dy, cache)            # returns dL/dx, ADDS dL/dparams to layer.grads
 
 Why explicit caches: a GAN runs its discriminator on a real batch and on a fake batch
-(and, for WGAN-GP, on an interpolated one) before any backward pass. A layer that kept
+before any backward pass (lesson 01: D.forward(x), then D.forward(fake)). A layer that kept
 its last input on ``self`` would silently backpropagate the fake batch's activations
 through the real batch's loss. Returning the cache makes that bug impossible to write.
 
