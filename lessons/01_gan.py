@@ -35,8 +35,8 @@ Networks:
 
 Measured at the defaults, `python lessons/01_gan.py` (30 epochs, ~20 s each on a 2-core
 CPU; docs/results.md): inception-style score 8.54, Frechet distance 22.79, every digit
-7.1-12.8% of the samples, Parzen log-likelihood 181. The trials behind the defaults:
-docs/lessons/01_gan.md.
+7.1-12.8% of the samples, Parzen log-likelihood 181; what these numbers mean: the last
+cell. The trials behind the defaults: docs/lessons/01_gan.md.
 
 What to look for: digit-like strokes after a few epochs, clean digits by the end; with
 `--g-loss minimax` G's loss sits near 0 (log(1 - D) with D(G(z)) ~ 0) and samples stay noise
@@ -159,10 +159,37 @@ for epoch in run.epochs():
 
 
 # %% [markdown]
-# ## What it learned
-# The GAN paper reports a Parzen-window log-likelihood of 225 +- 2 on MNIST test for its
-# nets (the last line of the metrics; the default mlp nets measured 181 +- 2.3).
-# `--arch paper` is meant for that comparison but does not train yet (see the top).
+# ## What it learned, measured
+# `run.finish` saves 10,000 samples to samples.npz and scores them (minigan/metrics.py)
+# with a small MNIST classifier built from minigan's own layers (over 99% test accuracy).
+# Every later lesson prints the same lines. "Real" below is what 10,000 real training
+# digits score, the ceiling row of docs/results.md.
+#
+# - Frechet distance, lower is better (real 2.04). A Gaussian fitted to the classifier's
+#   128-d features of the samples, another to those of the MNIST test digits, and the
+#   distance between the two: it sees both how digit-like and how varied the samples are.
+#   Caveat: the features are this classifier's, not Inception's, so it compares with other
+#   minigan runs, not with published FIDs.
+# - Inception-style score, higher is better, 1 to 10 (real 9.67): exp E_x KL(p(y|x)||p(y)),
+#   high when each sample is confidently one digit and all ten digits appear. Caveat: it
+#   is computed with minigan's MNIST classifier, not Inception, and is blind to variety
+#   within a digit: lesson 04's paper MLP draws one image per digit and scored 9.73
+#   (FD 247).
+# - Class shares, each near 10% (real 8.6-11.2%: MNIST is not quite uniform): the share of
+#   samples the classifier reads as each digit; a digit far below 10% is one G dropped
+#   (mode collapse). Caveat: every sample counts as some digit, however badly drawn.
+# - Label accuracy, conditional lessons (04, 05) only, higher is better (real 98.9%): the
+#   share of samples read as the digit G was asked for. Caveat: one image per label scores
+#   100% (lesson 04's paper MLP again).
+# - Parzen-window log-likelihood, higher is better (real 241 +- 2.1; the GAN paper reports
+#   225 +- 2 for its nets): a Gaussian of width sigma (chosen on the validation split) on
+#   every sample, and the mean log-density of the MNIST test digits under that mixture.
+#   Caveat: it rewards pixel closeness to test digits, not quality: blurry averages of
+#   training digits (k-means centres) beat real digits (Theis et al. 2016), and copying the
+#   training set would score like the real row. It is here because the GAN paper reports it.
+#
+# This lesson at the defaults: FD 22.79, score 8.54, shares 7.1-12.8%, Parzen 181 +- 2.3.
+# `--arch paper` is meant for the comparison with the paper's 225 but does not train yet.
 
 # %%
 run.finish(lambda n: generate(noise(n)))
