@@ -6,7 +6,10 @@
 * seeded float64 test data, kept away from the kinks of piecewise-linear functions;
 * strategies for valid Conv2d / ConvTranspose2d configurations;
 * ``assert_gradcheck``, which asserts a gradient check and records the largest error
-  seen per layer; the table is printed at the end of the run.
+  seen per layer; the table is printed at the end of the run;
+* ``assert_zero_pattern``, which checks that the gradients that are zero in exact
+  arithmetic come out zero to rounding and all others clearly non-zero, without ever
+  depending on what a BLAS or a CPU rounds to.
 """
 import os
 from collections import defaultdict
@@ -120,6 +123,60 @@ def assert_gradcheck(name, errors, tol=GRAD_TOL, expect=None):
     GRAD_ERRORS[name] = max(GRAD_ERRORS[name], worst)
     bad = {k: v for k, v in errors.items() if not v <= tol}
     assert not bad, f"{name}: gradient check failed (rel. error > {tol}): {bad}"
+
+
+# ----------------------------------------------------------------------------- zero gradients
+#
+# Some gradients are zero in exact arithmetic: the bias of a layer that feeds a BatchNorm
+# (BatchNorm subtracts the batch mean of each channel, and the bias only shifts that
+# channel by a constant, so the loss does not depend on it), or the critic's last bias in
+# WGAN's mean(D(fake)) - mean(D(real)). Computed, such a gradient is a sum of terms that
+# cancel: it comes out 0.0 with one BLAS and ~1e-17 with another (measured: OpenBLAS's
+# Haswell kernels give exactly 0.0 for one bias of lesson 04's conditional DCGAN, its
+# Prescott and SkylakeX kernels 1.3e-16 and 4.2e-17 of the largest gradient). So a test
+# must know which gradients vanish and judge "zero" and "non-zero" relative to the scale
+# of the whole step's gradients, with margins far from rounding on both sides.
+
+ZERO_REL = 1e-10       # analytically zero: every |entry| <= ZERO_REL * the largest |entry|
+                       # (measured: <= 2.4e-16, rounding)
+NONZERO_REL = 1e-8     # analytically non-zero: its largest |entry| >= NONZERO_REL * that.
+                       # A one-entry bias gradient is a sum of data-dependent terms and can
+                       # be small by chance (6e-5 in 2400 draws of test_gan_step_gradients;
+                       # >= 1e-2 in the lessons' step checks), but not 1e-8.
+
+
+def biases_before_batchnorm(model):
+    """Names (as in model.parameters()) of the Dense / Conv2d / ConvTranspose2d biases
+    directly followed by a BatchNorm in train mode: their gradient is analytically zero.
+    Looks into Sequential (and Conditional) and Parts (and Joint) containers."""
+    from minigan import layers as L
+    if isinstance(model, L.Parts):
+        return [f"{p}.{n}" for p, part in model.parts.items() for n in biases_before_batchnorm(part)]
+    if not isinstance(model, L.Sequential):
+        return []
+    names = []
+    for i, layer in enumerate(model.layers):
+        names += [f"{i}.{n}" for n in biases_before_batchnorm(layer)]
+        after = model.layers[i + 1] if i + 1 < len(model.layers) else None
+        if (isinstance(layer, (L.Dense, L.Conv2d, L.ConvTranspose2d)) and "b" in layer.params
+                and isinstance(after, (L.BatchNorm1d, L.BatchNorm2d))):
+            names.append(f"{i}.b")
+    return names
+
+
+def assert_zero_pattern(name, grads, zero=()):
+    """``grads``: {param: gradient}. The ones named in ``zero`` are analytically zero and
+    must be zero to rounding (<= ZERO_REL of the largest gradient entry of all); every
+    other must be clearly non-zero (its largest entry >= NONZERO_REL of that), so that the
+    gradient check really tested it. Never compares with an exact 0.0."""
+    size = {k: float(np.abs(backend.to_host(g)).max(initial=0.0)) for k, g in grads.items()}
+    scale = max(size.values())
+    assert scale > 0, f"{name}: every gradient is zero"
+    assert set(zero) <= set(grads), f"{name}: no such parameters {sorted(set(zero) - set(grads))}"
+    not_zero = {k: size[k] / scale for k in zero if size[k] > ZERO_REL * scale}
+    assert not not_zero, f"{name}: analytically zero gradients are not (relative size): {not_zero}"
+    vanishing = {k: size[k] / scale for k in grads if k not in zero and size[k] < NONZERO_REL * scale}
+    assert not vanishing, f"{name}: gradients (nearly) vanish (relative size): {vanishing}"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -253,6 +253,13 @@ def _param_layers(seed):
     ]
 
 
+def _same_to_rounding(a, b, msg):
+    """a == b to 1e-12 of b's largest entry: not entrywise (an entry that a sum cancels to
+    ~1e-17 has no relative accuracy) and not bit for bit (a BLAS need not return the same
+    bits twice for the same product, e.g. MKL with differently aligned arrays)."""
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max(initial=0.0), err_msg=msg)
+
+
 def test_backward_adds_into_grads():
     """backward ADDS parameter gradients: two backward passes give twice one."""
     for layer, shape in _param_layers(0):
@@ -265,8 +272,8 @@ def test_backward_adds_into_grads():
         once = {k: g.copy() for k, g in layer.grads.items()}
         layer.backward(dy, cache)
         for k, g in layer.grads.items():
-            assert np.abs(once[k]).max() > 0, (layer, k)
-            np.testing.assert_allclose(g, 2 * once[k], rtol=1e-12, err_msg=f"{layer} {k}")
+            assert np.abs(once[k]).max() > 1e-3, (layer, k)      # random dy: all are O(1)
+            _same_to_rounding(g, 2 * once[k], f"{layer} {k}")
         layer.zero_grad()
         assert all(not g.any() for g in layer.grads.values())
 
@@ -291,10 +298,12 @@ def test_backward_uses_only_its_cache():
         layer.forward(x2)                     # a second batch in between
         layer.zero_grad()
         dx = layer.backward(dy, c1b)
-        np.testing.assert_array_equal(y1b, y1)
-        np.testing.assert_allclose(dx, dx_alone, rtol=1e-12, atol=0, err_msg=repr(layer))
+        # a leaked second batch changes the results by O(1); repeating the same computation
+        # agrees to rounding (see _same_to_rounding)
+        _same_to_rounding(y1b, y1, repr(layer))
+        _same_to_rounding(dx, dx_alone, repr(layer))
         for k in g_alone:
-            np.testing.assert_allclose(layer.grads[k], g_alone[k], rtol=1e-12, err_msg=repr(layer))
+            _same_to_rounding(layer.grads[k], g_alone[k], f"{layer!r} {k}")
 
 
 def test_gradcheck_catches_a_wrong_backward():
