@@ -42,9 +42,9 @@ def assert_critic_clipped(path, c):
     ("03_wgan.py", ["--no-warmup-schedule", "--n-critic", "2"]),
     ("03_wgan.py", ["--arch", "dcgan", "--no-warmup-schedule", "--n-critic", "2"]),
     ("03_wgan.py", []),                                  # the 100-step warm-up: no G step yet
-    ("04_cgan.py", []),
-    ("04_cgan.py", ["--optimizer", "sgd"]),
-    ("04_cgan.py", ["--arch", "dcgan"]),
+    ("04_cgan.py", []),                                  # --arch dcgan, the default
+    ("04_cgan.py", ["--arch", "paper"]),
+    ("04_cgan.py", ["--arch", "paper", "--optimizer", "sgd"]),
     ("05_acgan.py", []),
 ])
 def test_short_run_writes_everything(tmp_path, name, extra):
@@ -64,7 +64,10 @@ def test_short_run_writes_everything(tmp_path, name, extra):
         assert labels is None
     else:                                                 # conditional: 5 of each digit
         np.testing.assert_array_equal(labels, np.arange(50) % 10)
-    history = json.loads(str(np.load(tmp_path / "checkpoint.npz")["__meta__"]))["history"]
+    meta = json.loads(str(np.load(tmp_path / "checkpoint.npz")["__meta__"]))
+    history = meta["history"]
+    if name == "04_cgan.py":
+        assert meta["args"]["arch"] == ("paper" if "paper" in extra else "dcgan")
     if name == "03_wgan.py":
         assert ("w_estimate" in history) != warmup
         if not warmup:                                    # 4 batches, a G step after every 2
@@ -75,13 +78,30 @@ def test_short_run_writes_everything(tmp_path, name, extra):
         assert "acc_real" in proc.stdout
 
 
-def test_cgan_bad_flags(tmp_path):
+def test_cgan_mlp_is_the_paper_arch(tmp_path):
+    """--arch mlp, the name --arch paper had before, still trains the paper's MLPs."""
+    lesson("04_cgan.py", *QUICK, "--arch", "mlp", "--epochs", "1", "--out", str(tmp_path))
+    with np.load(tmp_path / "checkpoint.npz") as f:
+        meta = json.loads(str(f["__meta__"]))
+        saved = {k for k in f.files if k.startswith("model/")}
+    assert meta["args"]["arch"] == "paper"
+    G, D = cgan_mlp()                                     # the lesson's nets, default sizes
+    assert saved == ({f"model/G/{k}" for k in G.state_dict()} |
+                     {f"model/D/{k}" for k in D.state_dict()})
+
+
+def test_cgan_unknown_arch_lists_the_choices():
     proc = lesson("04_cgan.py", "--arch", "resnet", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--arch" in proc.stderr and "'dcgan'" in proc.stderr and "'paper'" in proc.stderr
+
+
+def test_cgan_bad_flags(tmp_path):
     proc = lesson("03_wgan.py", "--clip", "-1", "--out", str(tmp_path), check=False)
     assert proc.returncode == 2 and "--clip" in proc.stderr and "Traceback" not in proc.stderr
     help_text = " ".join(lesson("04_cgan.py", "--help").stdout.split())
-    assert "20 for --arch mlp" in help_text and "--optimizer" in help_text
+    assert "default: 7 for --arch dcgan, 20 for --arch paper" in help_text
+    assert "--optimizer" in help_text
 
 
 # ----------------------------------------------------------------------------- step checks
@@ -161,7 +181,7 @@ def test_wgan_step_gradients(arch):
 
 def cgan_nets(arch):
     backend.seed(7)
-    if arch == "mlp":
+    if arch == "paper":
         G, D = cgan_mlp(z_dim=3, classes=3, side=3, g_z=4, g_y=3, g_joint=5,
                         d_x=(4, 3), d_y=(2, 2), d_joint=(3, 2), dropout=(0.2, 0.5))
         side = 3
@@ -178,7 +198,7 @@ def cgan_nets(arch):
     return G, D, real, z, one_hot(labels, 3)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("arch", ["paper", "dcgan"])
 def test_cgan_step_gradients(arch):
     G, D, real, z, y = cgan_nets(arch)
 
