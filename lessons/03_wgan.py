@@ -1,6 +1,7 @@
 """Lesson 03: the Wasserstein GAN (Arjovsky, Chintala & Bottou 2017).
 
 Paper: "Wasserstein GAN", https://arxiv.org/abs/1701.07875
+How this lesson was measured, and the trials behind it: docs/lessons/03_wgan.md
 
 Lesson 01's D, trained to optimality, makes G minimise the Jensen-Shannon divergence
 between p_data and p_g. When the two distributions live on low-dimensional manifolds that
@@ -27,13 +28,29 @@ near the critic's optimum, the critic takes n_critic = 5 steps per G step (100 s
 the first 25 G steps and every 500th, as in the paper's code, to get it there). Momentum
 made training unstable, so the paper uses RMSprop, lr 5e-5 (Algorithm 1).
 
-So the critic's loss means something: W = mean D(x) - mean D(G(z)) is an estimate of the
-distance between the two distributions (up to the Lipschitz constant the clipping allows),
-and it *falls as the samples improve* (the paper's Figures 3-4). That curve is the point
-of this lesson: runs/03_wgan/wasserstein.png.
+The claim, and what this lesson measures. So the critic's loss means something:
+W = mean D(x) - mean D(G(z)) estimates the distance between the two distributions (up to
+the Lipschitz constant the clipping allows), so it should fall as the samples improve;
+the paper (sec. 4.2, Figures 3-4) shows it tracking sample quality. Here that is measured.
+After epoch 1, every --eval-every epochs (default 5) and after the last, with G and the
+critic in eval mode, the lesson takes
+
+    W_heldout = mean D(x) over the first --eval-samples (2,000) MNIST *test* images,
+                never trained on, minus mean D(G(z)) over 2,000 fixed noise vectors
+    FD        = the Frechet distance (minigan.metrics) of those same G(z) to the test set
+
+(the same images and the same z at every checkpoint, so two checkpoints differ only by
+their networks). At the end it ranks the checkpoints both ways: Spearman's rank
+correlation rho(W_heldout, FD) (minigan.metrics.spearman). The claim holds for the run if
+rho >= 0.9 over at least 10 checkpoints (the default run takes 21). If the measurement does
+not support the claim, that is the lesson: the estimate is re-made by a critic that moves
+with G and is bounded by clipping, not by ||f||_L <= 1, and a number like that need not
+rank checkpoints the way sample quality does.
 
     python lessons/03_wgan.py                  # MLP G and critic, on the CPU
     python lessons/03_wgan.py --arch dcgan     # the DCGAN nets of lesson 02 (slower on a CPU)
+
+Measured at the defaults (python lessons/03_wgan.py): (measured result: see docs/results.md)
 
 Networks:
   --arch mlp    G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm) -> 784
@@ -46,36 +63,24 @@ One epoch is one pass over the training batches. Every critic step eats one real
 (as in the paper's code), so an epoch of 937 batches of 64 makes about 937 / 5 = 187 G
 steps; the first epoch makes far fewer (the 100-step warm-up).
 
-What to look for: W (wasserstein.png) starts high (the MLP critic, its weights at +-0.01,
-tells gray noise from digits by a wide margin: ~30) and drops by two orders of magnitude
-over the first few hundred G steps, while the first strokes appear; after that it moves
-slowly, and so do the grids: read the two side by side. G's loss alone tells you little.
-Samples improve more slowly than lesson 02's (lr 5e-5, clipped weights), but every
-digit class shows up (no mode collapse).
-
-Default run (mlp, 100 epochs, ~10 s each on a 2-core CPU, so ~17 min): inception-style
-score 6.71, Frechet distance 113, every class between 7.2% and 15.6% of the samples.
-Every digit is there, but the strokes stay rough: lesson 01's nets reach 8.5 in 30
-epochs with Adam 2e-4; here RMSprop 5e-5 and a clipped critic move G far more slowly.
-More epochs help less and less (one run, its checkpoints scored on 5,000 samples):
-    epoch                    25     50     75    100    125
-    inception-style score  4.85   5.97   6.43   6.70   6.83
-    Frechet distance        288    177    134    114    102
-
-Why so slow? We measured it (5,000 samples each, same seed, score after 10/20/30 epochs):
-  this lesson as it is                       2.59 / 4.35 / 5.31
-  a wider critic, 1024 -> 512 -> 256         2.91 / 4.70 /  -
-  a deeper one, 512 -> 512 -> 512            3.23 / 4.52 / 5.26
-  this lesson with lr 2e-4 instead of 5e-5   4.41 / 5.25 /  -
-A bigger critic hardly helps; a larger step does. Nor is a step slow to compute: a critic
-step takes ~9.5 ms on one core, almost all of it the matrix products. The small,
-momentum-free step (the paper found momentum unstable with a clipped critic) is the price
-of enforcing the Lipschitz constraint this crudely; WGAN-GP (Gulrajani et al. 2017)
-replaces the clipping with a gradient penalty and trains with Adam at 1e-4.
+What to look for:
+  * wasserstein.png, the estimate on each training batch per G step (the paper's
+    figures): it starts high and drops steeply while the first strokes appear, then
+    moves slowly, and so do the epoch grids: read the two side by side. G's loss alone
+    tells you little.
+  * w_vs_fd.png, W_heldout and FD per checkpoint side by side, rho in the title; in
+    metrics.json: w_heldout, fd_curve, spearman_w_fd. The first checkpoints are easy to
+    rank (everything improves at once); spearman_w_fd_second_half, over the checkpoints
+    of the run's second half, tells whether W still resolves the slow late gains.
+  * class_shares in metrics.json: every digit class should show up (no mode collapse).
+    The strokes improve more slowly than lesson 01's: small momentum-free steps on a
+    clipped critic (docs/lessons/03_wgan.md measures why).
 """
 # %%
+import json
 import os
 import sys
+import time
 
 try:
     import minigan  # noqa: F401  (normally installed with pip install -e .)
@@ -84,7 +89,8 @@ except ImportError:  # run from a checkout without installing
 
 import numpy as np
 
-from minigan import backend, plot, train
+from minigan import backend, metrics, plot, train
+from minigan.data import load_mnist
 from minigan.losses import mean
 from minigan.models import dcgan_mnist, mlp_gan
 from minigan.optim import RMSprop
@@ -101,9 +107,20 @@ parser.add_argument("--clip", type=float, default=0.01,
 parser.add_argument("--no-warmup-schedule", action="store_true",
                     help="always n_critic critic steps (the paper's code takes 100 for the "
                          "first 25 G steps and every 500th)")
+parser.add_argument("--eval-every", type=int, default=5, metavar="N",
+                    help="measure the held-out W estimate and the Frechet distance after epoch "
+                         "1, every N epochs and after the last; 0: never (default: %(default)s; "
+                         "--no-eval also turns it off)")
+parser.add_argument("--eval-samples", type=train.positive_int, default=2000, metavar="N",
+                    help="held-out test images and fixed noise vectors per measurement "
+                         "(at most 10000) (default: %(default)s)")
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 if not args.clip > 0:
     train.fail(f"--clip must be positive, got {args.clip}")
+if args.eval_every < 0:
+    train.fail(f"--eval-every must be 0 (never) or a number of epochs, got {args.eval_every}")
+if args.eval_samples > 10000:
+    train.fail(f"--eval-samples must be at most 10000 (the test split), got {args.eval_samples}")
 train.setup(args)
 
 # %% [markdown]
@@ -120,8 +137,29 @@ else:
 opt_G = RMSprop(G, lr=args.lr)
 opt_D = RMSprop(D, lr=args.lr)
 data = train.training_data(args)                      # MNIST in [-1, 1], like tanh
+
+
+class Measurements:
+    """The measurements taken at checkpoints: one dict per checkpoint (epoch, G step,
+    w_heldout, fd). Saved inside the run's checkpoint (Run's extra_state), so a --resume
+    keeps the points already taken."""
+
+    def __init__(self):
+        self.points = []
+
+    def state_dict(self):
+        return {"points": self.points}
+
+    def load_state_dict(self, state):
+        self.points = [dict(p) for p in state["points"]]
+
+    def curve(self, key):
+        return [(p["epoch"], p[key]) for p in self.points]
+
+
+measured = Measurements()
 run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
-                data=data)
+                data=data, extra_state={"measured": measured})
 z_grid = run.fixed_noise(100, args.latent_dim)        # the same 100 z in every grid
 
 
@@ -158,6 +196,79 @@ def save_wasserstein_plot():
     plot.save_curves({"W estimate": points, f"mean of {k}": list(zip(steps[k - 1:], smooth))},
                      os.path.join(args.out, "wasserstein.png"),
                      title=f"{LESSON}: mean D(x) - mean D(G(z)), per G step")
+
+
+# %% [markdown]
+# ## The measurement: W on held-out data against the Frechet distance
+# The same held-out images and the same noise at every checkpoint: the test split (scaled
+# to [-1, 1] like the training data), which the critic never sees, and z drawn from the
+# run's own fixed-noise generator (after the grid's z), so measuring draws nothing from
+# the training noise and a run is the same with or without it.
+
+# %%
+CLAIM_RHO, CLAIM_POINTS = 0.9, 10                     # the bar the claim is held to
+measuring = args.eval_every > 0 and not args.no_eval
+if measuring:
+    x_heldout = backend.asarray(2 * load_mnist("test")[0][:args.eval_samples] - 1)
+    z_eval = run.fixed_noise(args.eval_samples, args.latent_dim)
+
+
+def in_chunks(f, x, chunk=500):
+    """f applied to x in chunks of 500 (a conv critic's im2col on 2,000 images at once
+    would take hundreds of MB), the outputs concatenated."""
+    return backend.xp().concatenate([f(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+
+
+def measure():
+    """W_heldout = mean D(x_heldout) - mean D(G(z_eval)) and the Frechet distance of
+    G(z_eval) to the test set, for the current networks in eval mode. The training noise
+    is put back afterwards: building the classifier the first time draws its (then
+    overwritten) initial weights from it."""
+    rng = backend.rng_state()
+    fake = in_chunks(lambda z: G.forward(z, train=False)[0], z_eval)       # in [-1, 1]
+    score_real = in_chunks(lambda x: D.forward(x, train=False)[0], x_heldout)
+    score_fake = in_chunks(lambda x: D.forward(x, train=False)[0], fake)
+    w = float(score_real.mean()) - float(score_fake.mean())
+    fd = metrics.frechet_distance_to_test((fake + 1) / 2)
+    backend.set_rng_state(rng)
+    return w, fd
+
+
+def should_measure(epoch):
+    """After epoch 1, every --eval-every epochs, and after the last (epoch counts from 0)."""
+    return measuring and (epoch == 0 or (epoch + 1) % args.eval_every == 0
+                          or epoch + 1 == args.epochs)
+
+
+def rank_agreement(points):
+    """Spearman's rho between the W and FD of these checkpoints (None under 2 of them)."""
+    if len(points) < 2:
+        return None
+    rho = metrics.spearman([p["w_heldout"] for p in points], [p["fd"] for p in points])
+    return None if np.isnan(rho) else rho
+
+
+def save_w_vs_fd_plot():
+    """w_vs_fd.png: W_heldout (left) and FD (right) per checkpoint, rho in the title."""
+    import matplotlib.pyplot as plt                    # minigan.plot has chosen Agg
+    rho = rank_agreement(measured.points)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for ax, key, label in [(axes[0], "w_heldout", "W estimate on held-out data"),
+                           (axes[1], "fd", "Frechet distance to the test set")]:
+        epochs, values = zip(*measured.curve(key))
+        ax.plot(epochs, values, marker="o", markersize=3, linewidth=1)
+        if min(values) > 0 and max(values) > 10 * min(values):   # falls by orders of magnitude
+            ax.set_yscale("log")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+    rho_text = "n/a" if rho is None else f"{rho:.3f}"
+    fig.suptitle(f"{LESSON}: Spearman rho(W, FD) = {rho_text} over {len(measured.points)} "
+                 f"checkpoints ({args.eval_samples} held-out images, {args.eval_samples} fixed z)",
+                 fontsize=10)
+    fig.savefig(os.path.join(args.out, "w_vs_fd.png"), dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 # %% [markdown]
@@ -207,6 +318,15 @@ for epoch in run.epochs():
         run.log(w_estimate=w_estimate, g_loss=g_loss)
         if run.should_sample():
             run.save_grid(generate(z_grid))
+    if should_measure(epoch):                          # before end_epoch, which checkpoints
+        t0 = time.perf_counter()
+        w, fd = measure()
+        seconds = time.perf_counter() - t0
+        run.t0 += seconds                              # the epoch's time is training time only
+        measured.points.append({"epoch": epoch + 1, "step": run.step, "w_heldout": w, "fd": fd})
+        print(f"epoch {epoch + 1}: W on held-out data {w:.4f}  Frechet distance {fd:.2f}  "
+              f"({seconds:.1f}s to measure)", flush=True)
+        save_w_vs_fd_plot()
     run.end_epoch(generate(z_grid))
     save_wasserstein_plot()
 
@@ -215,6 +335,29 @@ for epoch in run.epochs():
 # ## What it learned
 # wasserstein.png should fall as the epoch grids improve. The final metrics: every digit
 # class near 10% (WGAN's promise of no mode collapse) and the inception-style score.
+# Then the claim: do W_heldout and FD rank the checkpoints alike? Both curves and both
+# rank correlations (the whole run, and its second half) go into metrics.json.
 
 # %%
-run.finish(lambda n: generate(backend.randn(n, args.latent_dim)))
+result = run.finish(lambda n: generate(backend.randn(n, args.latent_dim)))
+if measured.points:
+    points = measured.points
+    late = [p for p in points if p["epoch"] > args.epochs / 2]
+    rho, rho_late = rank_agreement(points), rank_agreement(late)
+    result.update({
+        "w_heldout": measured.curve("w_heldout"),          # [[epoch, W], ...]
+        "fd_curve": measured.curve("fd"),                   # [[epoch, FD], ...]
+        "eval_steps": [[p["epoch"], p["step"]] for p in points],
+        "eval_samples": args.eval_samples,
+        "spearman_w_fd": rho,
+        "spearman_w_fd_second_half": rho_late,
+        "spearman_w_fd_second_half_points": len(late),
+    })
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    supported = rho is not None and rho >= CLAIM_RHO and len(points) >= CLAIM_POINTS
+    print(f"Spearman rho(W on held-out data, Frechet distance) = "
+          f"{'n/a' if rho is None else f'{rho:.3f}'} over {len(points)} checkpoints "
+          f"(second half: {'n/a' if rho_late is None else f'{rho_late:.3f}'} over {len(late)}); "
+          f"the claim (rho >= {CLAIM_RHO} over >= {CLAIM_POINTS}) is "
+          f"{'supported' if supported else 'NOT supported'} by this run", flush=True)

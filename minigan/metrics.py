@@ -15,6 +15,10 @@ The classifier (two strided convs and a dense layer, >= 99% test accuracy) gives
 * Parzen-window log-likelihood, the GAN paper's protocol: a Gaussian window of width sigma
   on each sample; sigma chosen from logspace(-1, 0, 10) on the validation split; the mean
   log-density of the test images, +- its standard error.
+
+and, to compare two curves over a run's checkpoints, spearman(a, b): Spearman's rank
+correlation (lesson 03 ranks its checkpoints by the critic's Wasserstein estimate and by
+frechet_distance_to_test, and asks whether the two orders agree).
 """
 import argparse
 import json
@@ -157,6 +161,58 @@ def evaluate(images, labels=None, parzen_window=True):
     if parzen_window:
         result.update(parzen(images))
     return result
+
+
+def test_features():
+    """The MNIST test split's 128-d classifier features (10,000 x 128), computed once per
+    process and shared with evaluate(): the reference every Frechet distance is taken to."""
+    if "test" not in _test_features:
+        _test_features["test"] = features_and_probs(load_mnist("test")[0])[0]
+    return _test_features["test"]
+
+
+def frechet_distance_to_test(images):
+    """The Frechet distance of generated images (N, 28, 28) in [0, 1] to the MNIST test
+    set, as evaluate() computes it, without the other metrics: cheap enough to take at
+    every checkpoint of a run (the test set's features are computed once and cached).
+    Compare values only at the same N: the distance of a finite sample is biased upwards,
+    more so the smaller N."""
+    return frechet_distance(features_and_probs(images)[0], test_features())
+
+
+def _average_ranks(x):
+    """Ranks 1..n of the values of x; tied values share the mean of the ranks they span
+    (e.g. [10, 20, 20, 30] -> [1, 2.5, 2.5, 4])."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, group = np.unique(x, return_inverse=True)
+    return (np.bincount(group, weights=ranks) / np.bincount(group))[group]
+
+
+def spearman(a, b):
+    """Spearman's rank correlation of two equally long sequences: Pearson's correlation of
+    their ranks, ties given their average rank,
+
+        rho = sum_i r'_i s'_i / sqrt(sum_i r'_i^2  sum_i s'_i^2),   r' = r - mean r, s' = s - mean s
+
+    with r the ranks of a and s those of b. Without ties this is the textbook
+    1 - 6 sum_i (r_i - s_i)^2 / (n (n^2 - 1)). +1: the two order the items identically,
+    -1: in reverse. NaN when either sequence is constant (or has fewer than 2 items): no
+    order to compare.
+    """
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if len(a) != len(b):
+        raise ValueError(f"spearman: sequences of different lengths ({len(a)} and {len(b)})")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("spearman: the values must be finite")
+    if len(a) < 2:
+        return float("nan")
+    r, s = _average_ranks(a), _average_ranks(b)
+    r, s = r - r.mean(), s - s.mean()
+    denom = np.sqrt((r * r).sum() * (s * s).sum())
+    return float((r * s).sum() / denom) if denom > 0 else float("nan")
 
 
 def format_metrics(m):
