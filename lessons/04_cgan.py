@@ -15,49 +15,39 @@ layer). Its backward pass splits the gradient and drops the label's part; see
 minigan/conditioning.py. As in lessons 01-02, G uses the non-saturating loss
 -log D(G(z | y) | y).
 
-    python lessons/04_cgan.py                  # the paper's MLPs
-    python lessons/04_cgan.py --arch dcgan     # the conditional DCGAN (slower on a CPU)
+    python lessons/04_cgan.py                  # the conditional DCGAN (default)
+    python lessons/04_cgan.py --arch paper     # the paper's MLPs
+    python lessons/04_cgan.py --device gpu
 
-Networks (minigan/models.py, with the paper's sentences quoted):
-  --arch mlp    the paper's: G z (100, uniform in the unit hypercube) -> 200 ReLU and
-                y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid. D x -> maxout 240x5
-                and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a logit + BCE here).
-                Dropout 0.5 on D's hidden layers and 0.2 on its image input (the paper
-                applied dropout 0.5 to "both the generator and discriminator"; on G it did
-                not help in our trials, so G has none). G is He-initialised (see
-                cgan_mlp: with the default init every sample starts out the same and stays
-                so). Optimizer: the paper's SGD (lr 0.1 decayed by 1.00004 per step,
-                momentum 0.5 rising to 0.7) is `--optimizer sgd`, but with it D won outright
-                within an epoch here (D's loss ~1e-4, one image for every z and y); the
-                default is Adam 2e-4, beta1 0.5, and, as for --arch dcgan, two G steps
-                per D step (--g-steps), which kept D from winning. Batch 100, as in the paper.
-  --arch dcgan  carpedm20/DCGAN-tensorflow's conditional DCGAN for MNIST: the label is
-                concatenated to the input and to every hidden layer of G and D (a vector
-                after a dense layer, 10 constant feature maps after a conv layer);
-                z uniform in [-1, 1]^100 (as that code draws it); 5x5 stride-2 (transposed)
-                convolutions, BatchNorm; Adam 2e-4, beta1 0.5, batch 64; G updated twice
-                per D update "to make sure that d_loss does not go to zero".
+Networks (minigan/models.py):
+  --arch dcgan  (default) carpedm20/DCGAN-tensorflow's conditional DCGAN for MNIST: the
+                label is concatenated to the input and to every hidden layer of G and D
+                (a vector after a dense layer, 10 constant feature maps after a conv
+                layer); z uniform in [-1, 1]^100 (as that code draws it); 5x5 stride-2
+                (transposed) convolutions, BatchNorm, sigmoid output; Adam 2e-4, beta1
+                0.5, batch 64; G updated twice per D update "to make sure that d_loss does
+                not go to zero". One change: the learning rate is constant for the first
+                half of the run, then falls linearly to 0 (--decay-from; 1 keeps it
+                constant, as carpedm20 does), which sharpens the last epochs' digits.
+  --arch paper  the paper's (sec. 4.1): G z (100, uniform in the unit hypercube) -> 200
+                ReLU and y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid. D x -> maxout
+                240x5 and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a logit +
+                BCE here), dropout in D. Adam 2e-4 by default; --optimizer sgd is the
+                paper's SGD schedule. Batch 100. ('--arch mlp' is the same.)
 
 What to look for: the 10 x 10 grids, one row per digit 0-9 and one column per fixed z.
 Each row becomes its digit. The final metrics add the label accuracy: the share of
 samples the classifier reads as the asked-for digit.
 
-The two architectures differ in how much z matters, and the difference is the second
-thing this lesson teaches. With --arch dcgan the columns differ (z carries the style:
-slant, stroke width). Measured on the CPU (~390 s/epoch, so the default 8 epochs take
-~52 min): label accuracy 94.7% after 2 epochs, 97.0% after 5, 98.3% after 8 (FD 13.3,
-inception-style score 9.55). With the paper's MLPs (--arch mlp)
-every column of a row is the *same* image: G learns the label and ignores z (label
-accuracy 100%, but FD ~247 and a Parzen log-likelihood of ~-186, docs/results.md). This
-is mode collapse within each class, and it sets in within the first 300 steps. What we
-measured: the spread of G's output over z falls from 0.03 at init to 0.003 per pixel while
-Adam drives the sigmoid into saturation (62% of pre-sigmoid values beyond +-5 after 300
-steps), where no gradient reaches z. It happened with every variant we tried: 1 or 2 G
-steps, z in [0, 1] or [-1, 1], lr 5e-5, D's lr x4, D without dropout, dropout 0.5 in G,
-the paper's SGD with pylearn2's init and max-norm (there D wins outright). The DCGAN's
-BatchNorm is what keeps its samples apart: it rescales every feature to unit variance
-*across the batch*, so G cannot shrink the differences between samples to zero. The MLP
-has nothing that does this.
+The two architectures differ in how much z matters, and that is the second thing this
+lesson teaches. With --arch dcgan the columns differ: z carries the style (slant, stroke
+width). With the paper's MLPs every column of a row is the *same* image: G learns the
+label and ignores z (mode collapse within each class). The DCGAN's BatchNorm is what
+keeps its samples apart: it rescales every feature to unit variance *across the batch*,
+so G cannot shrink the differences between samples to zero. The MLP has nothing that
+does this. The measurements behind both: docs/lessons/04_cgan.md.
+
+Measured at the defaults (python lessons/04_cgan.py): see docs/results.md.
 """
 # %%
 import os
