@@ -57,11 +57,13 @@ def numerical_gradient(f, x, h=1e-5):
     return grad
 
 
-def check_layer(layer, x, train=True, h=1e-5, seed=0):
+def check_layer(layer, x, train=True, h=1e-5, seed=0, onehot=None):
     """Gradient-check one layer (or a Sequential) at input x, in float64.
 
     Returns {"x": err, "<param>": err, ...} with the max relative error of each gradient
     (no "x" entry for integer inputs, e.g. Embedding indices). The layer is cast to float64.
+    ``onehot``: for a network with a second, label input (minigan.conditioning's
+    Conditional and Joint), the labels, held fixed: forward(x, onehot, train).
     """
     xp = backend.xp()
     layer.to_dtype(xp.float64)
@@ -70,7 +72,9 @@ def check_layer(layer, x, train=True, h=1e-5, seed=0):
 
     def forward():
         backend.seed(seed)           # the same dropout mask on every evaluation
-        return layer.forward(x, train)
+        if onehot is None:
+            return layer.forward(x, train)
+        return layer.forward(x, onehot, train)
 
     y, cache = forward()
     R = xp.asarray(np.random.default_rng(seed + 1).standard_normal(y.shape))   # dL/dy

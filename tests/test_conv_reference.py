@@ -2,7 +2,14 @@
 
 The loops below are the definitions written out, one multiply-add at a time; minigan's
 im2col/GEMM layers must reproduce them to rounding (float64). Output shapes are compared
-with PyTorch's documented formulae.
+with PyTorch's documented formulae. ConvTranspose2d's backward pass is checked against the
+adjoint of its loop definition too (a gradient check only shows backward is the
+derivative of forward, whatever forward computes).
+
+Tolerances: the GEMM and the loops add the same products in different orders, so they
+agree to ~1e-16 times the sum of the products' magnitudes; here that is at most ~1e-14
+(products of N(0, 1) data and O(1) weights, at most 3 * 4 * 4 of them), and rtol/atol
+1e-10 leaves a wide margin without depending on the summation order.
 """
 import numpy as np
 import pytest
@@ -91,6 +98,40 @@ def test_conv_transpose2d_matches_definition(cfg, bias, seed):
                        convT_out(cfg["w"], cfg["k"], cfg["s"], cfg["p"], cfg["op"]))
     ref = conv_transpose2d_loops(x, W, b, cfg["s"], cfg["p"], cfg["op"])
     np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-10)
+
+
+@given(cfg=convT_configs(), bias=st.booleans(), seed=SEEDS)
+def test_conv_transpose2d_backward_is_the_adjoint_of_the_definition(cfg, bias, seed):
+    """ConvTranspose2d is linear in x and in W. Its backward must be the adjoint of the loop
+    definition: dx = the loop Conv2d of dy with the same weights (the two loops are each
+    other's adjoints: <convT(x), u> = <x, conv(u)>), <dW, V> = <convT(x; weights V), dy>
+    for any V, and db = the sum of dy over batch and pixels. Any shapes, strides, paddings
+    and output paddings."""
+    s, p, op = cfg["s"], cfg["p"], cfg["op"]
+    backend.seed(seed)
+    layer = L.ConvTranspose2d(cfg["c"], cfg["f"], cfg["k"], stride=s, padding=p,
+                              output_padding=op, bias=bias).to_dtype(np.float64)
+    W, b = _params(layer)
+    x = randn(seed, (cfg["n"], cfg["c"], cfg["h"], cfg["w"]))
+    y, cache = layer.forward(x)
+    u = randn(seed + 1, y.shape)                         # the upstream gradient dL/dy
+    V = randn(seed + 2, W.shape)                         # a direction in weight space
+    layer.zero_grad()
+    dx = layer.backward(u, cache)
+
+    conv_u = conv2d_loops(u, W, None, s, p)              # (F, C, k, k) read as (out, in)
+    assert conv_u.shape == x.shape                       # op < s makes the sizes fit
+    y_lin = conv_transpose2d_loops(x, W, None, s, p, op)
+    scale = np.linalg.norm(x) * np.linalg.norm(conv_u) + np.linalg.norm(y_lin) * np.linalg.norm(u)
+    # the two loop definitions are adjoint (to rounding, judged against |x||conv(u)|, the
+    # most the inner products could be, not against the inner product, which may cancel)
+    assert abs(float((y_lin * u).sum()) - float((x * conv_u).sum())) <= 1e-12 * scale
+    np.testing.assert_allclose(dx, conv_u, rtol=1e-10, atol=1e-10)
+    y_V = conv_transpose2d_loops(x, V, None, s, p, op)
+    dW_V = float((layer.grads["W"] * V).sum())
+    assert abs(dW_V - float((y_V * u).sum())) <= 1e-12 * np.linalg.norm(y_V) * np.linalg.norm(u) + 1e-300
+    if bias:
+        np.testing.assert_allclose(layer.grads["b"], u.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
 
 
 @given(cfg=conv_configs(), seed=SEEDS)

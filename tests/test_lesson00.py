@@ -1,5 +1,7 @@
-"""Lesson 00 runs end to end: every layer's gradient check passes, bad flags exit 2."""
+"""Lesson 00 runs end to end: every gradient check and every check against a definition
+passes, bad flags exit 2."""
 import os
+import re
 import subprocess
 import sys
 
@@ -7,7 +9,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LESSON = os.path.join(ROOT, "lessons", "00_layers.py")
 LAYERS = ["Dense", "Maxout", "Embedding", "Conv2d", "ConvTranspose2d", "BatchNorm1d",
           "BatchNorm2d (train)", "BatchNorm2d (eval)", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-          "Dropout", "Flatten", "Reshape", "Sequential"]
+          "Dropout", "Flatten", "Reshape", "Sequential (tiny D)"]
+LOSSES = ["bce_with_logits", "softmax_cross_entropy", "mse", "l1", "mean (Wasserstein terms)"]
+CONTAINERS = ["Conditional (lesson 04)", "Joint (lesson 04)", "Parts (lesson 05, by hand)"]
+DEFINITIONS = ["Conv2d forward", "ConvTranspose2d forward", "ConvTranspose2d = Conv2d^T",
+               "SGD step", "Adam step", "RMSprop step"]
+CHECKS = LAYERS + LOSSES + CONTAINERS + DEFINITIONS
 
 
 def run(*args):
@@ -15,16 +22,18 @@ def run(*args):
                           text=True, timeout=300)
 
 
-def test_every_layer_passes():
+def test_every_check_passes():
     proc = run("--device", "cpu", "--seed", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line for line in proc.stdout.splitlines() if line.rstrip().endswith(("pass", "FAIL"))]
-    assert len(rows) == len(LAYERS), proc.stdout
-    for name in LAYERS:
-        row = next((r for r in rows if r.startswith(name)), None)
-        assert row is not None, f"no row for {name}:\n{proc.stdout}"
-        assert row.rstrip().endswith("pass"), row
+    rows = [line.rstrip() for line in proc.stdout.splitlines()
+            if line.rstrip().endswith(("pass", "FAIL"))]
+    # a row is: name, then columns separated by two or more spaces, then pass or FAIL
+    names = [re.split(r"\s{2,}", row)[0] for row in rows]
+    assert names == CHECKS, proc.stdout
+    for row in rows:
+        assert row.endswith("pass"), row
     assert "FAIL" not in proc.stdout
+    assert f"all {len(CHECKS)} checks pass" in proc.stdout
 
 
 def test_unknown_device_exits_2():
