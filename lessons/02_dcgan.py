@@ -7,37 +7,39 @@ The objective is the GAN's (lesson 01): D maximises log D(x) + log(1 - D(G(z))),
 maximises log D(G(z)) (the non-saturating form). What DCGAN changed is the networks: its
 "architecture guidelines for stable deep convolutional GANs" turn the MLPs into
 convolutional nets that train reliably:
+  - no pooling: strided convolutions in D, fractionally-strided (transposed) ones in G;
+  - BatchNorm in both (not on G's output nor D's input);
+  - no fully connected hidden layers (here one dense layer projects z, one reads D's map);
+  - ReLU in G with tanh at the output, LeakyReLU (slope 0.2) in D.
 
     G: z (100) -> Dense 128*7*7, BN, ReLU -> (128, 7, 7)
        -> ConvT 128->64 k4 s2 p1, BN, ReLU -> (64, 14, 14)
-       -> ConvT 64->1 k4 s2 p1, tanh       -> (1, 28, 28)
+       -> ConvT 64->32 k4 s2 p1, BN, ReLU -> (32, 28, 28)
+       -> Conv 32->1 k3 p1, tanh          -> (1, 28, 28)
     D: x (1, 28, 28) -> Conv 1->64 k4 s2 p1, LeakyReLU 0.2 -> (64, 14, 14)
        -> Conv 64->128 k4 s2 p1, BN, LeakyReLU 0.2 -> (128, 7, 7) -> Dense -> 1 logit
 
-(the networks live in minigan/models.py, shared with the benchmark, with each guideline
-quoted at the line that follows it), trained with the paper's settings: batch 128,
-Adam lr 2e-4 and beta1 0.5, weights from N(0, 0.02).
+(minigan/models.py: dcgan_mnist_large), trained with the paper's settings: batch 128,
+Adam lr 2e-4 and beta1 0.5, weights from N(0, 0.02). One addition: the learning rate is
+constant for the first half of the run and then falls linearly to 0 (--decay-from; 1
+keeps it constant, as the paper does), which settles G on its sharpest digits.
 
-    python lessons/02_dcgan.py                 # 30 epochs, ~97 s each on a 2-core CPU (~48 min)
-    python lessons/02_dcgan.py --epochs 5      # ~8 min: digits, but rougher (see below)
+`--arch small` is the network the benchmark times (python -m minigan.bench): the same
+without G's full-resolution layer (ConvT 64->1 straight to the image). It learns slowly
+and flattens out near an inception-style score of 7.6 (docs/lessons/02_dcgan.md): the
+extra layer, which lets G draw strokes at full resolution with a nonlinearity, is what
+the default adds.
+
+    python lessons/02_dcgan.py                 # the default network, 12 epochs
+    python lessons/02_dcgan.py --arch small    # the benchmark's network, 30 epochs
     python lessons/02_dcgan.py --device gpu
 
 What to look for: digit-like strokes in runs/02_dcgan/epoch_001.png already, cleaner and
-more varied ones as the epochs go; D's loss (real + fake terms) between ~0.4 and ~1 and
-G's between ~1 and ~3: D ahead but never winning outright.
+more varied ones as the epochs go; D's loss (real + fake terms) between ~0.4 and ~1.4 and
+G's between ~0.7 and ~3: D ahead but never winning outright.
 
-Measured: the default run's checkpoints, each scored on 5,000 samples:
-    epoch                    5     10     15     20     25     30
-    inception-style score  6.60   6.84   7.13   7.31   7.36   7.50
-    Frechet distance        133    110     94     81     83     67
-and its final 10,000 samples (docs/results.md): score 7.51, Frechet distance 64.8, every
-digit class between 7.6% and 13.5% of the samples. Resumed to 45 epochs it flattens out
-(7.60, 7.60, 7.67 at 35, 40, 45), far below real digits' 9.7. This network (the
-benchmark's, so that speed compares across the project) learns slowly at the paper's
-settings, and width is not why: G twice as wide with D half as wide scored 6.68 after 5
-epochs against this one's 6.60. The same network in PyTorch, same init and step, scored
-5.85 after 3 epochs: it is the network, not minigan. Lesson 04's conditional DCGAN, with
-5 x 5 kernels and a 1024-unit layer, reaches 9.55 in 8 epochs.
+Measured at the defaults (python lessons/02_dcgan.py): see docs/results.md; the score
+epoch by epoch is in docs/lessons/02_dcgan.md.
 """
 # %%
 import os
@@ -50,12 +52,20 @@ except ImportError:  # run from a checkout without installing
 
 from minigan import backend, train
 from minigan.losses import bce_with_logits
-from minigan.models import dcgan_mnist
+from minigan.models import dcgan_mnist, dcgan_mnist_large
 from minigan.optim import Adam
 
 LESSON = "02_dcgan"
-parser = train.make_parser(LESSON, __doc__, epochs=30, batch_size=128, lr=2e-4, b1=0.5)
-args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+ARCHS = {"large": dict(epochs=12), "small": dict(epochs=30)}
+NETWORKS = {"large": dcgan_mnist_large, "small": dcgan_mnist}
+parser = train.make_parser(LESSON, __doc__, batch_size=128, lr=2e-4, b1=0.5, arch_table=ARCHS)
+parser.add_argument("--arch", choices=tuple(ARCHS), default="large",
+                    help="large (default: G with a third, full-resolution layer) or small "
+                         "(the benchmark's network)")
+parser.add_argument("--decay-from", type=train.fraction, default=0.5,
+                    help="keep the lr for this share of the run, then decay it linearly to 0 "
+                         "(default: %(default)s; 1 keeps it constant, as the paper does)")
+args = train.apply_arch_defaults(parser.parse_args([] if "ipykernel" in sys.modules else None), ARCHS)
 train.setup(args)
 
 # %% [markdown]
@@ -66,13 +76,14 @@ train.setup(args)
 # rate of 0.0002 ... reducing beta1 to 0.5 helped stabilize training."
 
 # %%
-G, D = dcgan_mnist(z_dim=args.latent_dim)
+G, D = NETWORKS[args.arch](z_dim=args.latent_dim)
 opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
 opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
 data = train.training_data(args)                      # MNIST scaled to [-1, 1], like tanh
 run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
                 data=data)
 z_grid = run.fixed_noise(100, args.latent_dim)        # the same 100 z in every grid
+total_steps = args.epochs * len(data)
 
 
 def generate(z):
@@ -93,6 +104,8 @@ def generate(z):
 # %%
 for epoch in run.epochs():
     for x, _ in run.batches():
+        for opt in (opt_G, opt_D):                     # constant, then linearly to 0
+            opt.lr = train.linear_decay(args.lr, run.step, total_steps, args.decay_from)
         n = len(x)
         z = backend.randn(n, args.latent_dim)
         fake, g_cache = G.forward(z)

@@ -42,6 +42,29 @@ def dcgan_mnist(z_dim=100, g_channels=128, d_channels=64):
     return init.dcgan_init(G), init.dcgan_init(D)
 
 
+def dcgan_mnist_large(z_dim=100, g_channels=128, d_channels=64):
+    """(G, D) of lesson 02's default: ``dcgan_mnist`` with one more layer in G, so that G
+    draws at full resolution from 32 feature maps (with BatchNorm and ReLU) through a
+    3 x 3 convolution, instead of reading the 28 x 28 image straight off a stride-2
+    transposed convolution. D is ``dcgan_mnist``'s. DCGAN-initialised.
+
+    G: z -> Dense 128*7*7, BN, ReLU -> (128, 7, 7)
+       -> ConvT 128->64 k4 s2 p1 (14x14), BN, ReLU
+       -> ConvT 64->32 k4 s2 p1 (28x28), BN, ReLU -> Conv 32->1 k3 p1, tanh
+    D: as dcgan_mnist: Conv 1->64 k4 s2 (14x14), LeakyReLU 0.2 -> Conv 64->128 k4 s2 (7x7),
+       BN, LeakyReLU 0.2 -> Dense -> 1 logit
+    """
+    c = g_channels
+    G = Sequential(
+        Dense(z_dim, c * 7 * 7), BatchNorm1d(c * 7 * 7), ReLU(), Reshape((c, 7, 7)),
+        ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), BatchNorm2d(c // 2), ReLU(),       # 7 -> 14
+        ConvTranspose2d(c // 2, c // 4, 4, stride=2, padding=1), BatchNorm2d(c // 4), ReLU(),  # 14 -> 28
+        Conv2d(c // 4, 1, 3, stride=1, padding=1), Tanh(),
+    )
+    _, D = dcgan_mnist(z_dim, d_channels=d_channels)
+    return init.dcgan_init(G), D
+
+
 # ----------------------------------------------------------------------------- lessons 01, 03
 
 

@@ -295,6 +295,12 @@ class Run:
             arrays, meta = load_checkpoint(path)
             if meta.get("lesson") != self.lesson:
                 raise ValueError(f"{path} is a checkpoint of {meta.get('lesson')!r}, not {self.lesson!r}")
+            written, running = meta.get("args", {}).get("arch"), getattr(self.args, "arch", None)
+            if written != running:
+                raise ValueError(f"{path} was written by {self.lesson} "
+                                 + (f"--arch {written}" if written else "before it had --arch")
+                                 + f", this run is --arch {running}"
+                                 + (f" (add --arch {written} to continue it)" if written else ""))
             for name, model in self.models.items():
                 model.load_state_dict(_split(arrays, f"model/{name}/"))
             for name, opt in self.optimizers.items():

@@ -6,6 +6,8 @@ import sys
 import numpy as np
 import pytest
 
+from minigan import train
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = ["--subset", "256", "--batch-size", "64", "--no-eval", "--n-samples", "50",
          "--sample-interval", "2"]
@@ -40,9 +42,13 @@ def test_short_run_writes_everything(tmp_path, name, extra):
 def test_resume_is_bit_identical(tmp_path):
     """2 epochs straight == 1 epoch + a resumed epoch, on the CPU, to the last bit."""
     a, b = tmp_path / "a", tmp_path / "b"
-    lesson("02_dcgan.py", *QUICK, "--epochs", "2", "--out", str(a))
-    lesson("02_dcgan.py", *QUICK, "--epochs", "1", "--out", str(b))
-    lesson("02_dcgan.py", *QUICK, "--epochs", "2", "--out", str(b), "--resume")
+    # The lr schedule's length is --epochs, so "1 epoch, then resume to 2" follows another
+    # schedule than "2 epochs" unless the rate is constant (--decay-from 1); the schedule
+    # itself is a function of the restored step (test_linear_decay).
+    flags = [*QUICK, "--arch", "small", "--decay-from", "1"]
+    lesson("02_dcgan.py", *flags, "--epochs", "2", "--out", str(a))
+    lesson("02_dcgan.py", *flags, "--epochs", "1", "--out", str(b))
+    lesson("02_dcgan.py", *flags, "--epochs", "2", "--out", str(b), "--resume")
     ca, cb = checkpoint_arrays(a / "checkpoint.npz"), checkpoint_arrays(b / "checkpoint.npz")
     assert ca.keys() == cb.keys() and len(ca) > 20
     for k in ca:
@@ -125,3 +131,31 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, capsys):
     after = checkpoint_arrays(tmp_path / "checkpoint.npz")
     assert all(np.array_equal(saved[k], after[k]) for k in saved)
     assert isinstance(args, Namespace)
+
+
+def test_linear_decay():
+    """Constant for the first `start` share of the steps, then linearly to 0 at the end."""
+    lr = [train.linear_decay(1.0, step, 100, start=0.6) for step in range(101)]
+    assert lr[:60] == [1.0] * 60
+    np.testing.assert_allclose(lr[60:], (100 - np.arange(60, 101)) / 40, rtol=1e-12)
+    assert train.linear_decay(2e-4, 99, 100, start=1.0) == 2e-4          # start=1: constant
+
+
+def test_arch_defaults_fill_only_unset_flags():
+    table = {"big": {"epochs": 7, "batch_size": 64}, "tiny": {"epochs": 20}}
+    p = train.make_parser("xx", "", arch_table=table)
+    p.add_argument("--arch", choices=tuple(table), default="big")
+    args = train.apply_arch_defaults(p.parse_args(["--epochs", "3"]), table)
+    assert (args.epochs, args.batch_size) == (3, 64)
+    args = train.apply_arch_defaults(p.parse_args(["--arch", "tiny"]), table)
+    assert args.epochs == 20
+    assert "7 for --arch big, 20 for --arch tiny" in " ".join(p.format_help().split())
+
+
+def test_checkpoint_of_another_arch_is_refused(tmp_path):
+    """--resume of a checkpoint written by another network: one line that names it."""
+    lesson("02_dcgan.py", *QUICK, "--arch", "small", "--epochs", "1", "--out", str(tmp_path))
+    proc = lesson("02_dcgan.py", *QUICK, "--epochs", "2", "--out", str(tmp_path), "--resume",
+                  check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--arch small" in proc.stderr and "02_dcgan" in proc.stderr
