@@ -25,9 +25,9 @@ FIELDS = ("lesson", "device", "epochs", "seconds_per_epoch", "frechet_distance",
 # lesson -> extra flags of the rows the table records (its default run first)
 LESSONS = {
     "01_gan": [[], ["--arch", "paper"]],
-    "02_dcgan": [[]],
+    "02_dcgan": [[], ["--arch", "small"]],
     "03_wgan": [[]],
-    "04_cgan": [[], ["--arch", "dcgan"]],
+    "04_cgan": [[], ["--arch", "paper"]],
     "05_acgan": [[]],
 }
 
