@@ -29,7 +29,7 @@ G is conditioned as in Keras-GAN's acgan.py (the seed of this lesson): a learned
 embedding of the label, one 100-d vector per class, multiplies the noise elementwise,
 G(z * embed(c)), so each class gets its own scaling of the latent space.
 
-    python lessons/05_acgan.py                 # 8 epochs
+    python lessons/05_acgan.py                 # 9 epochs
     python lessons/05_acgan.py --device gpu
 
 (measured result at the defaults: docs/results.md; earlier measurements, epoch by epoch:
@@ -43,7 +43,9 @@ Networks (minigan.models.acgan_mnist), after acgan.py:
   D trunk: Conv 1->16 k3 s2, LeakyReLU 0.2, Dropout 0.25 -> Conv 16->32 k3 s2, LeakyReLU,
      Dropout, BN -> Conv 32->64 k3 s2, LeakyReLU, Dropout, BN -> Conv 64->128 k3 s1,
      LeakyReLU, Dropout -> flatten (128*4*4); heads: Dense -> 1 logit, Dense -> 10 logits.
-  Adam 2e-4, beta1 0.5, batch 64, weights N(0, 0.02).
+  Adam 2e-4, beta1 0.5, batch 64, weights N(0, 0.02); the learning rate constant for the
+  first half of the run, then linearly to 0 (--decay-from; 1 keeps it constant, as
+  acgan.py does).
 
 The softmax is applied exactly once, inside the cross-entropy on the class logits
 (minigan.losses.softmax_cross_entropy). A popular PyTorch version ends its class head in
@@ -70,8 +72,11 @@ from minigan.models import acgan_mnist
 from minigan.optim import Adam
 
 LESSON = "05_acgan"
-parser = train.make_parser(LESSON, __doc__, epochs=8, batch_size=64, lr=2e-4, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=9, batch_size=64, lr=2e-4, b1=0.5,
                            sample_interval=500)
+parser.add_argument("--decay-from", type=train.fraction, default=0.5,
+                    help="keep the lr for this share of the run, then decay it linearly to 0 "
+                         "(default: %(default)s; 1 keeps it constant, as acgan.py does)")
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 train.setup(args)
 CLASSES = 10
@@ -125,6 +130,7 @@ def discriminator_backward(dsource, dclasses, cache):
 xp = backend.xp()
 z_grid = xp.tile(run.fixed_noise(10, args.latent_dim), (10, 1))   # column j: the j-th fixed z
 y_grid = xp.repeat(xp.arange(CLASSES), 10)                         # row k: digit k
+total_steps = args.epochs * len(data)
 
 
 def generate(z, labels):
@@ -148,6 +154,8 @@ def accuracy(logits, labels):
 # %%
 for epoch in run.epochs():
     for x, labels in run.batches():
+        for opt in (opt_G, opt_D):                       # constant, then linearly to 0
+            opt.lr = train.linear_decay(args.lr, run.step, total_steps, args.decay_from)
         n = len(x)
         z = backend.randn(n, args.latent_dim)
         gen_labels = backend.randint(CLASSES, n)         # the classes G is asked for
