@@ -1,13 +1,17 @@
 """The plumbing every lesson shares, so a lesson file holds only its GAN.
 
-    args = parse_args("02_dcgan", __doc__, epochs=5, lr=2e-4, ...)   # the common flags
-    run = Run(args, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
+    parser = make_parser("02_dcgan", __doc__, epochs=12, batch_size=128, lr=2e-4)
+    args = parser.parse_args()                 # the common flags (+ the lesson's own)
+    setup(args)                                # device, seed, output folder
+    data = training_data(args)                 # seeded MNIST batches in [-1, 1]
+    run = Run(args, "02_dcgan", models={"G": G, "D": D},
+              optimizers={"G": opt_G, "D": opt_D}, data=data)
     for epoch in run.epochs():                 # resumes after the last checkpoint
-        for x, y in run.batches(data, epoch):  # progress bar
+        for x, y in run.batches():             # progress bar
             ...the GAN step, written out in the lesson...
-            run.log(d_loss=..., g_loss=...)    # NaN check, bar, curves, sample grid
-        run.end_epoch(sample_fn)               # grid + loss curve + atomic checkpoint
-    run.finish(generate_fn)                    # samples.npz + metrics.json
+            run.log(d_loss=..., g_loss=...)    # NaN check, bar, loss history
+        run.end_epoch(grid_images)             # grid + loss curve + atomic checkpoint
+    run.finish(sample_fn)                      # samples.npz + metrics.json
 
 What is here: argument parsing, device and seed set-up, a tqdm bar, sample grids from
 fixed noise, loss curves, checkpoints (parameters, optimizer state, RNG state, epoch,
