@@ -158,9 +158,24 @@ def evaluate(images, labels=None, parzen_window=True):
     result["max_class_share"] = max(result["class_shares"])
     if labels is not None:
         result["label_accuracy"] = float((predicted == np.asarray(labels)).mean())
+        result["within_class_spread"] = within_class_spread(images, labels)
+        test_x, test_y = load_mnist("test")
+        result["within_class_spread_real"] = within_class_spread(test_x[:, 0], test_y)
     if parzen_window:
         result.update(parzen(images))
     return result
+
+
+def within_class_spread(images, labels):
+    """How different the images of one class are from each other: the root-mean-square
+    distance of an image to its class's mean image, sqrt(mean_i ||x_i - mean_c||^2 / 784),
+    averaged over the classes. A conditional G that ignores z draws one image per class
+    and scores 0; the MNIST test digits score 0.229 (pixels in [0, 1])."""
+    x = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    labels = np.asarray(labels)
+    spreads = [np.sqrt(((x[labels == c] - x[labels == c].mean(0)) ** 2).mean())
+               for c in np.unique(labels)]
+    return float(np.mean(spreads))
 
 
 def test_features():
@@ -221,6 +236,9 @@ def format_metrics(m):
              "class shares %  " + " ".join(f"{k}:{100 * s:.1f}" for k, s in enumerate(m["class_shares"]))]
     if "label_accuracy" in m:
         lines.append(f"label accuracy                           {100 * m['label_accuracy']:.2f}%")
+    if "within_class_spread" in m:
+        lines.append(f"within-class spread (real digits)        {m['within_class_spread']:.3f} "
+                     f"({m['within_class_spread_real']:.3f})")
     if "parzen_ll" in m:
         lines.append(f"Parzen log-likelihood                    {m['parzen_ll']:.1f} +- {m['parzen_se']:.1f}"
                      f"  (sigma {m['parzen_sigma']:.3f})")

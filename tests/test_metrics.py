@@ -77,3 +77,17 @@ def test_cli_rejects_bad_file(tmp_path):
     np.savez(bad, images=np.zeros((3, 5, 5)))
     proc = subprocess.run([sys.executable, "-m", "minigan.metrics", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2 and "(N, 28, 28)" in proc.stderr
+
+
+def test_within_class_spread():
+    """0 for one image per class; the RMS distance to the class mean otherwise."""
+    from minigan.metrics import within_class_spread
+    rng = np.random.default_rng(0)
+    protos = rng.uniform(size=(3, 28, 28))
+    labels = np.repeat(np.arange(3), 4)
+    assert within_class_spread(np.repeat(protos, 4, axis=0), labels) < 1e-12
+    # class c: images mean_c +- d_c on every pixel (two of each), so the spread is d_c
+    d = np.array([0.1, 0.2, 0.3])
+    signs = np.tile([1.0, -1.0, 1.0, -1.0], 3)[:, None, None]
+    images = np.repeat(protos, 4, axis=0) * 0.4 + 0.3 + signs * np.repeat(d, 4)[:, None, None]
+    np.testing.assert_allclose(within_class_spread(images, labels), d.mean(), rtol=1e-12)
