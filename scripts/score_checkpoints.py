@@ -1,0 +1,67 @@
+"""Score a run's saved checkpoints: Frechet distance, inception-style score, class shares
+and (conditional lessons) label accuracy and within-class spread, on N samples each.
+
+    python scripts/score_checkpoints.py 02_dcgan runs/02_dcgan/ckpt_epoch*.npz [--n 5000]
+
+The lessons keep only their latest checkpoint; copy it aside after each epoch to keep the
+others (a loop over `cp runs/X/checkpoint.npz runs/X/ckpt_epochN.npz` is enough). G is
+rebuilt from the checkpoint's own arguments and sampled in eval mode, as the lessons sample.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from minigan import backend, metrics, models  # noqa: E402
+from minigan.conditioning import one_hot  # noqa: E402
+from minigan.train import load_checkpoint  # noqa: E402
+
+
+def generator(lesson, args):
+    """G of the lesson and arch that wrote the checkpoint, and a sampler labels/n -> [0, 1]."""
+    z_dim = args["latent_dim"]
+    if lesson == "02_dcgan":
+        G, _ = (models.dcgan_mnist if args.get("arch") == "small" else models.dcgan_mnist_large)(z_dim)
+        return G, lambda n: (G.forward(backend.randn(n, z_dim), train=False)[0] + 1) / 2
+    if lesson == "04_cgan" and args.get("arch", "dcgan") == "dcgan":
+        G, _ = models.cgan_dcgan(z_dim)
+        return G, lambda y: G.forward(backend.rand(len(y), z_dim, low=-1.0, high=1.0),
+                                      one_hot(y, 10), train=False)[0]
+    if lesson == "05_acgan":
+        G, _ = models.acgan_mnist(z_dim)
+
+        def sample(y):
+            e, _ = G.embed.forward(y)
+            return (G.net.forward(backend.randn(len(y), z_dim) * e, False)[0] + 1) / 2
+        return G, sample
+    raise SystemExit(f"error: no scorer for {lesson} {args.get('arch')}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("lesson")
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--n", type=int, default=5000)
+    a = ap.parse_args()
+    backend.use("cpu")
+    for path in a.checkpoints:
+        arrays, meta = load_checkpoint(path)
+        G, sample = generator(a.lesson, meta["args"])
+        G.load_state_dict({k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")})
+        backend.seed(123)
+        conditional = a.lesson != "02_dcgan"
+        labels = np.arange(a.n) % 10 if conditional else None
+        images = np.concatenate([sample(labels[i:i + 500]) if conditional else sample(min(500, a.n - i))
+                                 for i in range(0, a.n, 500)]).reshape(-1, 28, 28).clip(0, 1)
+        m = metrics.evaluate(images, labels, parzen_window=False)
+        line = (f"epoch {meta['epoch']:3d}  IS {m['inception_score']:.2f}  FD {m['frechet_distance']:.1f}  "
+                f"shares {100 * m['min_class_share']:.1f}-{100 * m['max_class_share']:.1f}%")
+        if conditional:
+            line += f"  label acc {100 * m['label_accuracy']:.2f}%  spread {m['within_class_spread']:.3f}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
