@@ -48,14 +48,14 @@ with G and is bounded by clipping, not by ||f||_L <= 1, and a number like that n
 rank checkpoints the way sample quality does.
 
     python lessons/03_wgan.py                  # MLP G and critic, on the CPU
-    python lessons/03_wgan.py --arch dcgan     # the DCGAN nets of lesson 02 (slower on a CPU)
+    python lessons/03_wgan.py --arch dcgan     # lesson 02's --arch small nets (slower on a CPU)
 
 Measured at the defaults (python lessons/03_wgan.py): (measured result: see docs/results.md)
 
 Networks:
   --arch mlp    G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm) -> 784
                 tanh, as lesson 01's mlp;  critic: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1.
-  --arch dcgan  minigan.models.dcgan_mnist (lesson 02's nets). The critic keeps its
+  --arch dcgan  minigan.models.dcgan_mnist (lesson 02's --arch small). The critic keeps its
                 BatchNorm, as the paper's DCGAN critic does; it simply has no sigmoid:
                 the logit of lesson 02 is read as the score.
 
