@@ -343,7 +343,10 @@ class Run:
         result = {"lesson": self.lesson, "epochs": self.args.epochs, "device": self.args.device,
                   # the median epoch: one epoch slowed by a pause or a neighbour does not skew it
                   "seconds_per_epoch": (float(np.median(self.epoch_seconds)) if self.epoch_seconds else None),
-                  "command": "python " + " ".join(sys.argv)}
+                  "command": "python " + " ".join(sys.argv),
+                  # these slow NumPy's GEMM by ~1/3 where set (see the README's Speed section)
+                  "blas_env": " and ".join(v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                                           if v in os.environ) or None}
         if not self.args.no_eval:
             from . import metrics
             result.update(metrics.evaluate(images, out.get("labels")))

@@ -21,7 +21,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "results.json")
 FIELDS = ("lesson", "device", "epochs", "seconds_per_epoch", "frechet_distance", "inception_score",
-          "min_class_share", "max_class_share", "label_accuracy", "parzen_ll", "parzen_se", "command")
+          "min_class_share", "max_class_share", "label_accuracy", "parzen_ll", "parzen_se", "command",
+          "within_class_spread", "within_class_spread_real", "spearman_w_fd", "w_heldout", "blas_env")
 # lesson -> extra flags of the rows the table records (its default run first)
 LESSONS = {
     "01_gan": [[], ["--arch", "paper"]],
@@ -94,14 +95,32 @@ def table(rows):
     lines = []
     for name in sorted(rows):
         m = rows[name]
-        lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
+        lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {mins} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
             lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
+            mins=(f"{m['epochs'] * m['seconds_per_epoch'] / 60:.0f}" if m["seconds_per_epoch"] else "-"),
             fd=m["frechet_distance"], is_=m["inception_score"], lo=pct(m["min_class_share"]),
             hi=pct(m["max_class_share"]), acc=pct(m.get("label_accuracy")),
             pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=m["command"]))
-    head = ("| lesson | device | epochs | s/epoch | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
-            "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(lines)
+    head = ("| lesson | device | epochs | s/epoch | min | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
+            "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    return head + "\n" + "\n".join(lines) + "\n" + notes(rows)
+
+
+def notes(rows):
+    """What some lessons measure beyond the columns: z's effect within a class (conditional
+    lessons) and lesson 03's rank correlation between its critic's estimate and FD."""
+    out = []
+    for name in sorted(rows):
+        m = rows[name]
+        if "within_class_spread" in m:
+            out.append(f"- `{name}`: within-class spread {m['within_class_spread']:.3f} (real test digits "
+                       f"{m['within_class_spread_real']:.3f}; 0 would be one image per digit).")
+        if "spearman_w_fd" in m:
+            out.append(f"- `{name}`: Spearman ρ between the critic's held-out W estimate and the Fréchet "
+                       f"distance over {len(m['w_heldout'])} checkpoints: {m['spearman_w_fd']:.3f}.")
+        if m.get("blas_env"):
+            out.append(f"- `{name}`: timed with {m['blas_env']} set (NumPy's GEMM about a third slower than on a user's machine).")
+    return "\n" + "\n".join(out) + "\n" if out else ""
 
 
 def main():
@@ -120,7 +139,9 @@ def main():
         f.write("# Results\n\nWritten by `python scripts/results.py` from each run's `metrics.json`: every lesson at "
                 "its default settings, measured with minigan's MNIST classifier (`minigan/metrics.py`). "
                 "Seconds per epoch are the median epoch's wall-clock time on the machine named in the device column "
-                "(cpu: the project's 2-core reference machine).\n\n"
+                "(cpu: the project's 2-core reference machine, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset "
+                "as on a user's machine, unless a note says otherwise); min is the training time at that rate "
+                "(epochs x s/epoch, without the final evaluation).\n\n"
                 "The last row is the ceiling: 10,000 real training images measured as if they were "
                 "samples. Rows are kept in docs/results.json, one per run folder.\n\n")
         f.write(table(rows) + "\n")
