@@ -14,6 +14,7 @@ two things a course wants: the same seed gives the same initial weights and nois
 CPU and on the GPU, and the generator's state is a plain dict a checkpoint can store.
 """
 import ctypes
+import importlib
 import os
 import sys
 
@@ -21,12 +22,18 @@ import numpy as np
 
 DEVICES = ("cpu", "gpu")
 
+# For the test suite only: MINIGAN_TEST_CUPY=<module> makes "gpu" import that module in
+# place of cupy. The tests set it to their strict CuPy stand-in (tests/cupy_standin.py),
+# which runs the GPU code paths on the CPU and counts host<->device transfers and syncs.
+# Never set it outside the tests.
+TEST_CUPY = "MINIGAN_TEST_CUPY"
+
 
 class DeviceError(RuntimeError):
     """The requested device cannot be used (unknown name, CuPy missing, no GPU)."""
 
 
-_state = {"device": None, "rng": np.random.default_rng(0)}
+_state = {"device": None, "rng": np.random.default_rng(0), "cupy": None}
 
 
 def _keep_freed_memory():
@@ -53,18 +60,22 @@ _keep_freed_memory()
 
 
 def _cupy():
-    """Import CuPy and check that a GPU is visible, or raise one clear DeviceError."""
+    """Import CuPy and check once that a GPU is visible, or raise one clear DeviceError."""
+    name = os.environ.get(TEST_CUPY) or "cupy"
+    if _state["cupy"] is not None and _state["cupy"] is sys.modules.get(name):
+        return _state["cupy"]                                    # checked before
     try:
-        import cupy
+        cupy = importlib.import_module(name)
     except ImportError:
-        raise DeviceError("--device gpu needs CuPy: install it with "
-                          "pip install -e '.[gpu]' (or a cupy-cudaXXx wheel)") from None
+        raise DeviceError("--device gpu needs CuPy: pip install -e '.[gpu-cuda13]' for CUDA 13, "
+                          "'.[gpu-cuda12]' for CUDA 12 (nvidia-smi shows which)") from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver missing or broken
         raise DeviceError(f"--device gpu: CuPy is installed but no GPU is usable ({exc})") from None
     if count == 0:
         raise DeviceError("--device gpu: CuPy is installed but no GPU is visible")
+    _state["cupy"] = cupy
     return cupy
 
 

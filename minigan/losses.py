@@ -12,7 +12,10 @@ def bce_with_logits(logits, target):
     dl/dz = sigma(z) - t.
     """
     xp = backend.get_array_module(logits)
-    target = xp.broadcast_to(xp.asarray(target, dtype=logits.dtype), logits.shape)
+    # A number target (1.0: "real") stays a Python number: asarray would copy it to the
+    # GPU at every call.
+    if not isinstance(target, (int, float)):
+        target = xp.broadcast_to(xp.asarray(target, dtype=logits.dtype), logits.shape)
     n = logits.size
     loss = xp.maximum(logits, 0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
     sigma = 0.5 * (1 + xp.tanh(0.5 * logits))
