@@ -10,6 +10,10 @@ setup(
     install_requires=["numpy>=1.23", "matplotlib>=3.5", "tqdm>=4.60"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
-        "gpu": ["cupy-cuda12x"],
+        # CuPy for an NVIDIA GPU: the extra of your CUDA major version (nvidia-smi shows
+        # "CUDA Version"); "gpu" is gpu-cuda13. One cupy-cuda* wheel per environment.
+        "gpu-cuda12": ["cupy-cuda12x>=13"],
+        "gpu-cuda13": ["cupy-cuda13x>=14"],
+        "gpu": ["cupy-cuda13x>=14"],
     },
 )
