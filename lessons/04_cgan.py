@@ -47,7 +47,10 @@ keeps its samples apart: it rescales every feature to unit variance *across the 
 so G cannot shrink the differences between samples to zero. The MLP has nothing that
 does this. The measurements behind both: docs/lessons/04_cgan.md.
 
-Measured at the defaults (python lessons/04_cgan.py): see docs/results.md.
+Measured at the defaults (python lessons/04_cgan.py; 7 epochs, median 431 s each on the
+2-core CPU): label accuracy 98.5%, Frechet distance 7.97, every digit 9.8-10.3% of the
+samples, within-class spread 0.225 against real digits' 0.229 (z matters), Parzen
+log-likelihood 221 (docs/results.md).
 """
 # %%
 import os
