@@ -118,7 +118,10 @@ def notes(rows):
         if "spearman_w_fd" in m:
             out.append(f"- `{name}`: Spearman ρ between the critic's held-out W estimate and the Fréchet "
                        f"distance over {len(m['w_heldout'])} checkpoints: {m['spearman_w_fd']:.3f}.")
-        if m.get("blas_env"):
+        if m.get("blas_env") == "unrecorded":
+            out.append(f"- `{name}`: measured in an earlier session, which did not record whether "
+                       "OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE were set (they slow NumPy's GEMM by about a third).")
+        elif m.get("blas_env"):
             out.append(f"- `{name}`: timed with {m['blas_env']} set (NumPy's GEMM about a third slower than on a user's machine).")
     return "\n" + "\n".join(out) + "\n" if out else ""
 
