@@ -32,8 +32,10 @@ G(z * embed(c)), so each class gets its own scaling of the latent space.
     python lessons/05_acgan.py                 # 9 epochs
     python lessons/05_acgan.py --device gpu
 
-(measured result at the defaults: docs/results.md; earlier measurements, epoch by epoch:
-docs/lessons/05_acgan.md)
+Measured at the defaults (python lessons/05_acgan.py; 9 epochs, 258 s each on the 2-core
+CPU): label accuracy 98.5%, Frechet distance 5.88, every digit 9.8-10.2% of the samples,
+within-class spread 0.224 against real digits' 0.229 (docs/results.md; epoch by epoch:
+docs/lessons/05_acgan.md).
 
 Networks (minigan.models.acgan_mnist), after acgan.py:
   G: z * embed(c) (100) -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
