@@ -27,8 +27,9 @@ with ``MINIGAN_TEST_CUPY=cupy_standin`` (and tests/ on the import path) ``--devi
 imports this module instead of ``cupy``. Only the test suite sets it.
 
 Counting. ``counts`` holds the totals ({"h2d", "d2h", "sync"}) and ``events`` one
-(kind, what, where) entry per counted event, ``where`` being the first caller outside
-this file and NumPy ("minigan/losses.py:23"). ``mark()`` / ``since(mark)`` measure a
+(kind, what, where) entry per counted event, ``where`` naming the first three callers
+outside this file and NumPy, innermost first ("minigan/backend.py:113 <
+minigan/backend.py:143 < lessons/02_dcgan.py:102"). ``mark()`` / ``since(mark)`` measure a
 stretch of code, e.g. one training step (tests/standin_run.py). Real CuPy has no such
 counters; its nearest tool was ``cupyx.allow_synchronize(False)`` (deprecated in v10).
 """
@@ -67,16 +68,16 @@ def since(point):
     return out
 
 
-def _where():
-    """'dir/file.py:line' of the first caller outside this file and outside NumPy."""
-    f = sys._getframe(2)
-    while f is not None and (f.f_code.co_filename == _HERE
-                             or f.f_code.co_filename.startswith(_NUMPY)):
+def _where(depth=3):
+    """'dir/file.py:line < dir/caller.py:line < ...': the first `depth` callers outside
+    this file and outside NumPy, innermost first."""
+    f, where = sys._getframe(2), []
+    while f is not None and len(where) < depth:
+        name = f.f_code.co_filename
+        if name != _HERE and not name.startswith(_NUMPY):
+            where.append(f"{'/'.join(name.replace(os.sep, '/').split('/')[-2:])}:{f.f_lineno}")
         f = f.f_back
-    if f is None:
-        return "?"
-    path = f.f_code.co_filename.replace(os.sep, "/").split("/")
-    return f"{'/'.join(path[-2:])}:{f.f_lineno}"
+    return " < ".join(where) or "?"
 
 
 def _count(kind, what):
