@@ -7,10 +7,12 @@ from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .base import Layer, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dense import Dense, Embedding, Maxout
+from .image import InstanceNorm2d, ReflectionPad2d, ResidualBlock
 from .norm import BatchNorm1d, BatchNorm2d
 from .parts import Parts
 from .shape import Dropout, Flatten, Reshape
 
 __all__ = ["Layer", "Sequential", "Dense", "Maxout", "Embedding", "Conv2d", "ConvTranspose2d",
            "BatchNorm1d", "BatchNorm2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout",
-           "Flatten", "Reshape", "Parts"]
+           "Flatten", "Reshape", "Parts", "InstanceNorm2d", "ReflectionPad2d",
+           "ResidualBlock"]

@@ -1,0 +1,113 @@
+"""InstanceNorm2d, ReflectionPad2d and ResidualBlock: forward against their definitions
+written as loops (or NumPy's own pad), backward against central differences in float64."""
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from conftest import SEEDS, assert_gradcheck, randn
+from minigan import backend
+from minigan import layers as L
+from minigan.gradcheck import check_layer
+
+
+def instance_norm_loop(x, eps, gamma=None, beta=None):
+    """The definition, one image and one channel at a time."""
+    y = np.empty_like(x)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            plane = x[n, c]
+            mu = plane.sum() / plane.size
+            var = ((plane - mu) ** 2).sum() / plane.size
+            y[n, c] = (plane - mu) / np.sqrt(var + eps)
+            if gamma is not None:
+                y[n, c] = gamma[c] * y[n, c] + beta[c]
+    return y
+
+
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 5), w=st.integers(2, 5),
+       affine=st.booleans(), seed=SEEDS)
+def test_instance_norm_forward_is_its_definition(n, c, h, w, affine, seed):
+    layer = L.InstanceNorm2d(c, affine=affine).to_dtype(np.float64)
+    rng = np.random.default_rng(seed)
+    if affine:
+        layer.params["gamma"][...] = rng.normal(size=c)
+        layer.params["beta"][...] = rng.normal(size=c)
+    x = randn(seed, (n, c, h, w)) * 3 + 1
+    want = instance_norm_loop(x, layer.eps, *((layer.params["gamma"], layer.params["beta"]) if affine else ()))
+    for train in (True, False):                       # no running statistics: the same
+        np.testing.assert_allclose(layer.forward(x, train)[0], want, rtol=1e-10, atol=1e-12)
+
+
+def test_instance_norm_keeps_images_apart():
+    """An image's output does not depend on the other images of the batch (BatchNorm's does)."""
+    layer = L.InstanceNorm2d(2).to_dtype(np.float64)
+    x = randn(0, (3, 2, 4, 4))
+    alone = layer.forward(x[:1])[0]
+    other = x.copy()
+    other[1:] *= 10
+    np.testing.assert_allclose(layer.forward(other)[0][:1], alone, rtol=1e-12)
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 5), w=st.integers(2, 5),
+       affine=st.booleans(), seed=SEEDS)
+def test_instance_norm_gradients(n, c, h, w, affine, seed):
+    backend.seed(seed)
+    layer = L.InstanceNorm2d(c, affine=affine).to_dtype(np.float64)
+    if affine:
+        layer.params["gamma"][...] = np.random.default_rng(seed).normal(size=c)
+    x = randn(seed, (n, c, h, w))
+    # a plane of (nearly) equal pixels has no spread to normalise: its gradient is
+    # ill-conditioned (1 / sqrt(eps)) and the finite difference is what goes wrong there
+    assume(x.std(axis=(2, 3)).min() > 0.1)
+    errs = check_layer(layer, x)
+    assert_gradcheck("InstanceNorm2d", errs, expect={"x"} | ({"gamma", "beta"} if affine else set()))
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 2), h=st.integers(2, 6), w=st.integers(2, 6),
+       p=st.integers(0, 3), seed=SEEDS)
+def test_reflection_pad_is_numpys(n, c, h, w, p, seed):
+    assume(p < h and p < w)
+    x = randn(seed, (n, c, h, w))
+    y, _ = L.ReflectionPad2d(p).forward(x)
+    np.testing.assert_array_equal(y, np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), mode="reflect"))
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 2), h=st.integers(2, 6), w=st.integers(2, 6),
+       p=st.integers(1, 3), seed=SEEDS)
+def test_reflection_pad_gradients(n, c, h, w, p, seed):
+    assume(p < h and p < w)
+    errs = check_layer(L.ReflectionPad2d(p), randn(seed, (n, c, h, w)))
+    assert_gradcheck("ReflectionPad2d", errs, expect={"x"})
+
+
+def test_reflection_pad_backward_is_the_adjoint():
+    """<pad(x), dy> = <x, pad^T(dy)> for random x and dy: backward is the exact transpose
+    of the copy (each pad pixel's gradient lands on the one pixel it copied)."""
+    layer = L.ReflectionPad2d(2)
+    x, dy = randn(1, (2, 3, 5, 4)), randn(2, (2, 3, 9, 8))
+    y, cache = layer.forward(x)
+    np.testing.assert_allclose((y * dy).sum(), (x * layer.backward(dy, cache)).sum(), rtol=1e-12)
+
+
+def test_reflection_pad_too_wide_is_one_error():
+    with pytest.raises(ValueError, match="padding 3 needs H and W > 3"):
+        L.ReflectionPad2d(3).forward(np.zeros((1, 1, 3, 8)))
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 2), h=st.integers(3, 5), w=st.integers(3, 5), seed=SEEDS)
+def test_residual_block_gradients(n, c, h, w, seed):
+    backend.seed(seed)
+    block = L.ResidualBlock(c).to_dtype(np.float64)
+    x = randn(seed, (n, c, h, w))
+    errs = check_layer(block, x)
+    assert_gradcheck("ResidualBlock", errs,
+                     expect={"x", "body.1.W", "body.1.b", "body.5.W", "body.5.b"})
+
+
+def test_residual_block_is_x_plus_its_body():
+    backend.seed(0)
+    block = L.ResidualBlock(2).to_dtype(np.float64)
+    x = randn(3, (2, 2, 5, 5))
+    np.testing.assert_allclose(block.forward(x)[0], x + block.body.forward(x)[0], rtol=1e-12)
+    assert [n for n, _, _ in block.parameters()] == ["body.1.W", "body.1.b", "body.5.W", "body.5.b"]
