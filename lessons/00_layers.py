@@ -11,7 +11,7 @@ update rules.
 
     python lessons/00_layers.py [--device cpu|gpu] [--seed 0]
 
-What to look for: two tables, every relative error far below 1e-6 (typically 1e-8 or
+What to look for: the tables, every relative error far below 1e-6 (typically 1e-8 or
 smaller), and every row marked "pass".
 """
 # %%
@@ -27,9 +27,10 @@ import numpy as np
 
 from minigan import backend, losses
 from minigan.conditioning import ConcatLabel, Conditional, Joint, one_hot
-from minigan.gradcheck import check_function, check_layer, compare, numerical_gradient
+from minigan.gradcheck import (check_function, check_layer, check_penalty, check_second_order,
+                               compare, numerical_gradient)
 from minigan.layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Dropout,
-                            Embedding, Flatten, LeakyReLU, Maxout, Parts, ReLU, Reshape,
+                            Embedding, Flatten, LayerNorm, LeakyReLU, Maxout, Parts, ReLU, Reshape,
                             Sequential, Sigmoid, Tanh)
 from minigan.optim import SGD, Adam, RMSprop
 
@@ -101,7 +102,9 @@ print("grads accumulate over real + fake:", bool(backend.xp().allclose(D.grads["
 # Each entry is (name, layer, input, train). Inputs are small so the finite differences,
 # two forward passes per number, take a moment. BatchNorm in eval mode uses its running
 # statistics, so we first fill them with a few training batches; Dropout's check reseeds
-# the generator before every forward, so every evaluation sees the same mask.
+# the generator before every forward, so every evaluation sees the same mask. LayerNorm
+# (lesson 06's critics) normalises each sample over all of its own values, so it is the
+# same function in train and eval.
 
 # %%
 N = 4
@@ -123,6 +126,7 @@ cases = [
     ("BatchNorm1d", BatchNorm1d(3), backend.randn(N, 3), True),
     ("BatchNorm2d (train)", BatchNorm2d(3), backend.randn(N, 3, 4, 4), True),
     ("BatchNorm2d (eval)", bn_eval, backend.randn(N, 3, 4, 4), False),
+    ("LayerNorm", LayerNorm(3), backend.randn(N, 3, 4, 4), True),
     ("ReLU", ReLU(), backend.randn(N, 6), True),
     ("LeakyReLU", LeakyReLU(0.2), backend.randn(N, 6), True),
     ("Sigmoid", Sigmoid(), backend.randn(N, 6), True),
@@ -260,6 +264,96 @@ acgan_D = Parts(trunk=Sequential(Conv2d(1, 4, 3, stride=2, padding=1), Tanh(), F
                 source=Dense(4 * 4 * 4, 1), classes=Dense(4 * 4 * 4, K))
 errs = check_parts(acgan_D, backend.randn(N, 1, 8, 8), args.seed)
 report("Parts (lesson 05, by hand)", f"({N}, 1), ({N}, {K})", *split(errs))
+
+# %% [markdown]
+# ## The second-order pass (lesson 06)
+#
+# WGAN-GP adds to the critic's loss a penalty on its input gradient,
+#
+#     P = lam * mean_i (||g_i|| - 1)^2,      g_i = dD(x_hat_i) / dx_hat_i,
+#
+# and the critic's update needs dP/dtheta: the derivative of a backward pass.
+# minigan/penalty.py computes it by hand (its docstring derives it): a forward pass, a
+# backward pass that records each layer's signal delta, then a *tangent* pass carrying
+# v = dP/dg forward through the Jacobians, and a second-order backward. So every layer a
+# critic may use has two more methods, with explicit caches like the first two:
+#
+#     y_dot, tcache = layer.tangent(x_dot, cache)             # J x_dot
+#     x_bar = layer.backward2(y_bar, delta, tcache, cache)    # ADDS to the param grads
+#
+# Each gets its own check: the tangent against the directional difference
+# (f(x + h x_dot) - f(x - h x_dot)) / 2h, and backward2 against the gradient of
+#
+#     S = <y_bar, f(x)> + <delta, J(x) x_dot>      (y_bar, delta, x_dot random, fixed)
+#
+# in x and in every parameter (the second term is the one double backprop adds: for
+# tanh it is f''(x) x_dot delta). Then the whole: dP/dtheta of a critic against central
+# differences of P itself. (The inputs of the piecewise-linear rows keep at least 0.2
+# away from the kink, and the critics here are smooth: a finite difference over a kink
+# would be wrong, not the pass. The tests check LeakyReLU critics with a guard for that.)
+
+# %%
+off_zero = backend.rand(N, 6, low=0.2, high=2.0) * backend.xp().sign(backend.randn(N, 6))
+second_order_cases = [
+    ("Dense", Dense(5, 3), backend.randn(N, 5)),
+    ("Conv2d", Conv2d(2, 3, 3, stride=2, padding=1), backend.randn(2, 2, 5, 5)),
+    ("ConvTranspose2d", ConvTranspose2d(3, 2, 4, stride=2, padding=1), backend.randn(2, 3, 3, 3)),
+    ("LayerNorm", LayerNorm(3), backend.randn(N, 3, 4, 4)),
+    ("ReLU", ReLU(), off_zero),
+    ("LeakyReLU", LeakyReLU(0.2), off_zero),
+    ("Sigmoid", Sigmoid(), backend.randn(N, 6, std=3.0)),
+    ("Tanh", Tanh(), backend.randn(N, 6, std=1.5)),
+    ("Dropout", Dropout(0.5), backend.randn(N, 6)),
+    ("Flatten", Flatten(), backend.randn(N, 2, 3, 3)),
+    ("Reshape", Reshape((2, 9)), backend.randn(N, 18)),
+]
+print(f"\n{'second-order check':<28}{'output shape':<16}{'tangent':>11}{'backward2':>13}  result")
+for name, layer, x in second_order_cases:
+    errs = check_second_order(layer, x, seed=args.seed)       # casts the layer to float64
+    tangent = errs.pop("tangent")
+    report(f"{name}: 2nd order", str(tuple(layer.forward(as64(x))[0].shape)), tangent,
+           max(errs.values()))
+
+
+def smooth_mlp(tanh=Tanh, sigmoid=Sigmoid):
+    """A small critic on 5 features whose weights (+-1) reach well into the curvature."""
+    critic = Sequential(Dense(5, 7), tanh(), Dense(7, 6), sigmoid(), Dense(6, 1))
+    rng = np.random.default_rng(args.seed + 2)
+    for layer in (critic[0], critic[2]):
+        W = layer.params["W"]
+        W[...] = backend.asarray(rng.uniform(0.5, 1.5, W.shape) * rng.choice([-1, 1], W.shape),
+                                 dtype=W.dtype)
+    return critic
+
+
+conv_critic = Sequential(                            # lesson 06-style, on 8x8 images
+    Conv2d(1, 4, 4, stride=2, padding=1), LayerNorm(4), Tanh(),            # -> (4, 4, 4)
+    Conv2d(4, 8, 4, stride=2, padding=1), LayerNorm(8), Tanh(),            # -> (8, 2, 2)
+    Flatten(), Dense(8 * 2 * 2, 1))                                        # -> D(x_hat)
+x_mlp, x_conv = backend.randn(N, 5), backend.randn(N, 1, 8, 8)
+print(f"\n{'penalty gradient check':<28}{'parameters':<16}{'':>11}{'dP/dtheta':>13}  result")
+for name, critic, x_hat in [("WGAN-GP penalty (MLP)", smooth_mlp(), x_mlp),
+                            ("WGAN-GP penalty (conv)", conv_critic, x_conv)]:
+    errs = check_penalty(critic, x_hat, lam=10.0, seed=args.seed)
+    report(name, str(critic.num_params()), None, max(errs.values()))
+
+# %% [markdown]
+# The f'' term is not a detail. The one public NumPy WGAN-GP (numpy-ml) drops it, which
+# is exact for ReLU critics only; for the same tanh/sigmoid critic, without it:
+
+# %%
+class TanhWithoutCurvature(Tanh):
+    def backward2(self, y_bar, delta, x_dot, y):
+        return None if y_bar is None else self.backward(y_bar, y)   # no f'' x_dot delta
+
+
+class SigmoidWithoutCurvature(Sigmoid):
+    def backward2(self, y_bar, delta, x_dot, y):
+        return None if y_bar is None else self.backward(y_bar, y)
+
+
+errs = check_penalty(smooth_mlp(TanhWithoutCurvature, SigmoidWithoutCurvature), x_mlp, seed=args.seed)
+print(f"without f'': worst relative error of dP/dtheta {max(errs.values()):.1e} (wrong)")
 
 # %% [markdown]
 # ## What a gradient check cannot see
@@ -401,9 +495,9 @@ for name, make, rule, hyper, which in [
     report_definition(name, f"its rule, 2 steps, {which}", check_optimizer(make, rule, **hyper))
 
 # %% [markdown]
-# Every backward pass agrees with finite differences to ~1e-8 or better, and the
-# convolutions and optimizers do what their definitions say: the library is ready for
-# lesson 01. (The tests in tests/ repeat these checks over random shapes, strides and
+# Every backward pass (and every second-order pass) agrees with finite differences to
+# ~1e-8 or better, and the convolutions and optimizers do what their definitions say: the
+# library is ready for lesson 01. (The tests in tests/ repeat these checks over random shapes, strides and
 # paddings, and check whole generator and discriminator steps end to end.)
 
 # %%

@@ -105,3 +105,108 @@ def check_function(f_and_grad, x, h=1e-5):
     """Check a function returning (scalar, gradient w.r.t. x), e.g. a loss, at x (float64)."""
     _, analytic = f_and_grad(x)
     return rel_error(analytic, numerical_gradient(lambda: f_and_grad(x)[0], x, h))
+
+
+# ----------------------------------------------------------------------------- second order
+#
+# The WGAN-GP penalty's gradient (minigan/penalty.py) runs three new methods per layer:
+# backward_input, tangent and backward2. ``check_second_order`` proves one layer's (or a
+# Sequential's); ``check_penalty`` proves a whole critic's dP/dtheta against differences
+# of P itself.
+
+
+def check_second_order(layer, x, train=True, h=1e-5, seed=0):
+    """Check one layer's tangent and backward2 at input x, in float64.
+
+    tangent: y_dot = J x_dot against the directional difference
+             (f(x + h x_dot) - f(x - h x_dot)) / 2h, for a random x_dot.
+    backward2: with random y_bar, delta and x_dot fixed, it must return the gradient of
+
+        S(x, theta) = <y_bar, f(x)> + <delta, J(x, theta) x_dot>
+
+    with respect to x (its return value) and theta (added into grads): see
+    minigan/layers/base.py. The second term is computed as <J^T delta, x_dot>, J^T delta
+    by backward_input (itself checked against backward in the tests), so the reference
+    needs nothing but first-order passes.
+
+    Returns {"tangent": err, "x": err, "<param>": err, ...}.
+    """
+    xp = backend.xp()
+    layer.to_dtype(xp.float64)
+    x = x.astype(xp.float64)
+
+    def forward(at):
+        backend.seed(seed)           # the same dropout mask on every evaluation
+        return layer.forward(at, train)
+
+    y, cache = forward(x)
+    y0 = y.copy()                    # y may be x itself (Dropout in eval), which moves below
+    rng = np.random.default_rng(seed + 1)
+    x_dot = xp.asarray(rng.standard_normal(x.shape))
+    y_bar, delta = xp.asarray(rng.standard_normal(y.shape)), xp.asarray(rng.standard_normal(y.shape))
+
+    y_dot, tcache = layer.tangent(x_dot, cache)
+    numeric = (forward(x + h * x_dot)[0] - forward(x - h * x_dot)[0]) / (2 * h)
+    errors = {"tangent": rel_error(y_dot, numeric)}
+
+    def S():
+        y, c = forward(x)
+        dx, _ = layer.backward_input(delta, c)
+        return float(((y - y0) * y_bar).sum() + (dx * x_dot).sum())
+
+    layer.zero_grad()
+    _, record = layer.backward_input(delta, cache)
+    pairs = {"x": (layer.backward2(y_bar, record, tcache, cache), numerical_gradient(S, x, h))}
+    for name, owner, key in layer.parameters():
+        pairs[name] = (owner.grads[key].copy(), numerical_gradient(S, owner.params[key], h))
+    errors.update(compare(pairs))
+    return errors
+
+
+def _kink_sides(layer, cache):
+    """Which side of its kink every ReLU / LeakyReLU input of a forward pass lies on."""
+    from .layers import LeakyReLU, ReLU, Sequential
+    if isinstance(layer, Sequential):
+        return [side for child, c in zip(layer.layers, cache) for side in _kink_sides(child, c)]
+    return [cache > 0] if isinstance(layer, (ReLU, LeakyReLU)) else []
+
+
+def check_penalty(critic, x_hat, lam=10.0, train=True, h=1e-5, seed=0):
+    """Check gradient_penalty's dP/dtheta for a whole critic against central differences
+    of P, in float64. Returns {"<param>": err}; the critic's grads are left holding the
+    analytic dP/dtheta.
+
+    The reference P is computed with first-order passes only (forward, backward_input,
+    the norm), so the check is independent of tangent and backward2. A step that moved a
+    ReLU / LeakyReLU input across its kink would make the difference meaningless, not
+    the analytic gradient wrong: every evaluation checks that no input changed side, and
+    raises ValueError if one did (choose data further from the kinks).
+    """
+    from .penalty import gradient_penalty
+    xp = backend.xp()
+    critic.to_dtype(xp.float64)
+    x_hat = x_hat.astype(xp.float64)
+
+    def penalty():
+        backend.seed(seed)
+        out, caches = critic.forward(x_hat, train)
+        g, _ = critic.backward_input(xp.ones_like(out), caches)
+        norms = xp.sqrt((g.reshape(len(g), -1) ** 2).sum(axis=1))
+        return float(lam * ((norms - 1) ** 2).mean()), _kink_sides(critic, caches)
+
+    _, sides = penalty()
+
+    def P():
+        value, now = penalty()
+        if not all(bool((a == b).all()) for a, b in zip(now, sides)):
+            raise ValueError("check_penalty: a finite-difference step moved a ReLU/LeakyReLU "
+                             "input across its kink; choose data further from the kinks")
+        return value
+
+    critic.zero_grad()
+    backend.seed(seed)
+    gradient_penalty(critic, x_hat, lam, train)
+    pairs = {name: (owner.grads[key].copy(), None) for name, owner, key in critic.parameters()}
+    for name, owner, key in critic.parameters():
+        pairs[name] = (pairs[name][0], numerical_gradient(P, owner.params[key], h))
+    return compare(pairs)

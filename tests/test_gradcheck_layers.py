@@ -139,6 +139,32 @@ def test_batchnorm_eval(ndim, n, c, hw, seed):
     assert_gradcheck(f"BatchNorm{ndim // 2}d (eval)", errs, expect={"x", "gamma", "beta"})
 
 
+# ----------------------------------------------------------------------------- layer norm
+
+
+def _layernorm_input(shape, seed):
+    """Each sample's values rescaled to a std in [0.5, 2] and shifted, by construction: no
+    sample with almost no spread (there 1/std blows up the finite differences' errors)."""
+    rng = np.random.default_rng(seed + 7)
+    axes = tuple(range(1, len(shape)))
+    b = (shape[0],) + (1,) * (len(shape) - 1)
+    x = randn(seed, shape)
+    x = x - x.mean(axis=axes, keepdims=True)
+    return x / x.std(axis=axes, keepdims=True) * rng.uniform(0.5, 2, b) + rng.uniform(-1, 1, b)
+
+
+@given(ndim=st.sampled_from([2, 4]), n=st.integers(1, 4), c=st.integers(1, 4),
+       hw=st.integers(1, 3), train=st.booleans(), seed=SEEDS)
+def test_layernorm(ndim, n, c, hw, train, seed):
+    """Per sample, so any batch size (1 included) and the same in train and eval. At least
+    3 values per sample: with 2, x_hat = +-1 up to eps and the layer is flat (see
+    test_second_order.py's LayerNorm check)."""
+    shape = (n, c + 2) if ndim == 2 else (n, c, hw, hw + 2)
+    layer = randomize_params(L.LayerNorm(shape[1]).to_dtype(np.float64), seed)
+    errs = check_layer(layer, _layernorm_input(shape, seed), train=train)
+    assert_gradcheck("LayerNorm", errs, expect={"x", "gamma", "beta"})
+
+
 # ----------------------------------------------------------------------------- activations
 
 
@@ -329,7 +355,7 @@ def test_gradcheck_catches_a_wrong_backward():
 
 
 GRADCHECKED = {"Dense", "Maxout", "Embedding", "Conv2d", "ConvTranspose2d", "BatchNorm1d",
-               "BatchNorm2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Flatten",
+               "BatchNorm2d", "LayerNorm", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Flatten",
                "Reshape", "Sequential"}
 CONTAINERS = {"Layer", "Parts"}          # no forward/backward of their own
 

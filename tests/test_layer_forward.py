@@ -123,3 +123,35 @@ def test_batchnorm_eval_forward_uses_running_stats(ndim, n, c, seed):
     np.testing.assert_allclose(y, expect, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(layer.buffers["running_mean"], rm)    # eval changes nothing
     np.testing.assert_array_equal(layer.buffers["running_var"], rv)
+
+
+# ----------------------------------------------------------------------------- layer norm
+
+
+def layernorm_loop(x, gamma, beta, eps=1e-5):
+    """The definition, one sample at a time: its mean and (biased) variance over all of
+    its values, then gamma and beta of each value's channel (axis 1)."""
+    y = np.empty_like(x)
+    for n in range(len(x)):
+        values = x[n].ravel()
+        mu = sum(values) / len(values)
+        var = sum((v - mu) ** 2 for v in values) / len(values)
+        for idx in np.ndindex(*x.shape[1:]):
+            c = idx[0]
+            y[(n,) + idx] = gamma[c] * (x[(n,) + idx] - mu) / np.sqrt(var + eps) + beta[c]
+    return y
+
+
+@given(ndim=st.sampled_from([2, 4]), n=st.integers(1, 4), c=st.integers(1, 4), seed=SEEDS)
+def test_layernorm_forward(ndim, n, c, seed):
+    backend.seed(seed)
+    layer = randomize_params(L.LayerNorm(c).to_dtype(np.float64), seed)
+    shape = (n, c) if ndim == 2 else (n, c, 2, 3)
+    x = randn(seed + 1, shape, scale=2, shift=1)
+    for train in (True, False):                    # per sample: no batch statistics, no mode
+        y, _ = layer.forward(x, train)
+        np.testing.assert_allclose(y, layernorm_loop(x, layer.params["gamma"], layer.params["beta"]),
+                                   rtol=1e-10, atol=1e-10)
+    assert not layer.buffers                       # nothing kept between calls
+    # each sample alone gives its own rows: no sample sees another
+    np.testing.assert_allclose(layer.forward(x[-1:])[0], layer.forward(x)[0][-1:], rtol=1e-12, atol=1e-12)

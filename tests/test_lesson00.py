@@ -8,13 +8,17 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LESSON = os.path.join(ROOT, "lessons", "00_layers.py")
 LAYERS = ["Dense", "Maxout", "Embedding", "Conv2d", "ConvTranspose2d", "BatchNorm1d",
-          "BatchNorm2d (train)", "BatchNorm2d (eval)", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
+          "BatchNorm2d (train)", "BatchNorm2d (eval)", "LayerNorm", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
           "Dropout", "Flatten", "Reshape", "Sequential (tiny D)"]
 LOSSES = ["bce_with_logits", "softmax_cross_entropy", "mse", "l1", "mean (Wasserstein terms)"]
 CONTAINERS = ["Conditional (lesson 04)", "Joint (lesson 04)", "Parts (lesson 05, by hand)"]
+SECOND_ORDER = [f"{name}: 2nd order" for name in
+                ["Dense", "Conv2d", "ConvTranspose2d", "LayerNorm", "ReLU", "LeakyReLU", "Sigmoid",
+                 "Tanh", "Dropout", "Flatten", "Reshape"]] + ["WGAN-GP penalty (MLP)",
+                                                              "WGAN-GP penalty (conv)"]
 DEFINITIONS = ["Conv2d forward", "ConvTranspose2d forward", "ConvTranspose2d = Conv2d^T",
                "SGD step", "Adam step", "RMSprop step"]
-CHECKS = LAYERS + LOSSES + CONTAINERS + DEFINITIONS
+CHECKS = LAYERS + LOSSES + CONTAINERS + SECOND_ORDER + DEFINITIONS
 
 
 def run(*args):

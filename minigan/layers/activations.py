@@ -1,10 +1,41 @@
 """Elementwise nonlinearities. Each cache holds what its backward needs: the input for
-the piecewise-linear ones, the output for sigmoid and tanh."""
+the piecewise-linear ones, the output for sigmoid and tanh.
+
+The second-order pass (WGAN-GP; minigan/penalty.py). For y = f(x) elementwise the
+Jacobian is diagonal, J = diag f'(x), so
+
+    tangent:    y_dot = f'(x) x_dot                 (the tangent cache is x_dot)
+    backward2:  x_bar = f'(x) y_bar + f''(x) x_dot delta
+
+where the last term is d/dx <delta, f'(x) x_dot> (y_bar = None stands for zero, see
+minigan/layers/base.py). It vanishes for the piecewise-linear
+ReLU and LeakyReLU (f'' = 0 away from the kink, where the penalty is evaluated with
+probability 1); for tanh and sigmoid it does not, and dropping it (as numpy-ml does) makes
+the penalty's gradient wrong (tests/test_second_order.py shows by how much).
+"""
 from .. import backend
 from .base import Layer
 
 
-class ReLU(Layer):
+class _PiecewiseLinear(Layer):
+    """ReLU and LeakyReLU: f' is the same mask backward applies, f'' = 0."""
+
+    def backward_input(self, dy, x):
+        """backward; backward2 needs no delta (f'' = 0): records None."""
+        return self.backward(dy, x), None
+
+    def tangent(self, x_dot, x):
+        """y_dot = f'(x) x_dot: backward's mask, applied to x_dot. backward2 needs no
+        tangent (f'' = 0): the tangent cache is None."""
+        return self.backward(x_dot, x), None
+
+    def backward2(self, y_bar, delta, x_dot, x):
+        """x_bar = f'(x) y_bar + f''(x) x_dot delta = f'(x) y_bar, since f'' = 0
+        (None, zero, if y_bar is)."""
+        return None if y_bar is None else self.backward(y_bar, x)
+
+
+class ReLU(_PiecewiseLinear):
     """y = max(x, 0)."""
 
     def forward(self, x, train=True):
@@ -15,7 +46,7 @@ class ReLU(Layer):
         return dy * (x > 0)
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(_PiecewiseLinear):
     """y = x if x > 0 else slope * x   (DCGAN's discriminator uses slope 0.2)."""
 
     def __init__(self, negative_slope=0.2):
@@ -55,6 +86,22 @@ class Sigmoid(Layer):
         """dy/dx = sigma(x) (1 - sigma(x)) = y (1 - y)."""
         return dy * y * (1 - y)
 
+    def backward_input(self, dy, y):
+        return self.backward(dy, y), dy
+
+    def tangent(self, x_dot, y):
+        """y_dot = y (1 - y) x_dot."""
+        return self.backward(x_dot, y), x_dot
+
+    def backward2(self, y_bar, delta, x_dot, y):
+        """f' = y (1 - y) and f'' = d/dx [y (1 - y)] = y' (1 - 2y) = y (1 - y)(1 - 2y), so
+            x_bar = y (1 - y) (y_bar + (1 - 2y) x_dot delta)
+        """
+        s = (1 - 2 * y) * x_dot * delta
+        if y_bar is not None:
+            s += y_bar
+        return y * (1 - y) * s
+
 
 class Tanh(Layer):
     """y = tanh(x)."""
@@ -67,3 +114,19 @@ class Tanh(Layer):
     def backward(self, dy, y):
         """d tanh(x)/dx = 1 - tanh(x)^2 = 1 - y^2."""
         return dy * (1 - y * y)
+
+    def backward_input(self, dy, y):
+        return self.backward(dy, y), dy
+
+    def tangent(self, x_dot, y):
+        """y_dot = (1 - y^2) x_dot."""
+        return self.backward(x_dot, y), x_dot
+
+    def backward2(self, y_bar, delta, x_dot, y):
+        """f' = 1 - y^2 and f'' = d/dx (1 - y^2) = -2 y y' = -2 y (1 - y^2), so
+            x_bar = (1 - y^2) (y_bar - 2 y x_dot delta)
+        """
+        s = -2 * y * x_dot * delta
+        if y_bar is not None:
+            s += y_bar
+        return (1 - y * y) * s

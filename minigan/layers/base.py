@@ -11,6 +11,31 @@ through the real batch's loss. Returning the cache makes that bug impossible to 
 Why gradients are *added*: D's loss is a sum of a real-batch term and a fake-batch term,
 so both backward passes accumulate into the same ``grads`` before one optimizer step.
 Call ``zero_grad()`` before the next step.
+
+The second-order pass (WGAN-GP's gradient penalty, minigan/penalty.py) adds three methods,
+with explicit caches like the first two:
+
+    dx, delta = layer.backward_input(dy, cache)           # backward, NO parameter gradients;
+                                                           #   delta: what backward2 needs of it
+    y_dot, tcache = layer.tangent(x_dot, cache)           # y_dot = J x_dot, J = dy/dx at the cache
+    x_bar = layer.backward2(y_bar, delta, tcache, cache)  # ADDS parameter gradients
+
+For a layer y = f(x; theta) with Jacobian J = df/dx, where delta is the first-order
+backward signal at its output (so backward_input returns J^T delta), x_dot the tangent of
+its input and y_bar the gradient of the penalty with respect to its output,
+
+    x_bar       = J^T y_bar + d/dx     <delta, J(x, theta) x_dot>
+    theta grads += (df/dtheta)^T y_bar + d/dtheta <delta, J(x, theta) x_dot>
+
+(derivation: minigan/penalty.py). The first terms are the layer's ordinary backward
+applied to y_bar; the second are what double backprop adds. A layer without these methods
+(BatchNorm, Maxout, ...) refuses: the base class raises a TypeError naming it.
+
+y_bar = None stands for an exact zero. The penalty starts from it (P depends on the
+critic's slope, not on its value), and linear and piecewise-linear layers pass it on as
+None: for them x_bar = J^T y_bar = 0. So in a critic of convolutions and LeakyReLUs (the
+WGAN-GP authors') every y_bar is zero, and each layer skips its products with zero and
+only adds the second-order term, e.g. x_dot^T delta into a Dense layer's dW.
 """
 from .. import backend
 
@@ -35,6 +60,31 @@ class Layer:
 
     def __call__(self, x, train=True):
         return self.forward(x, train)
+
+    # --- the second-order pass; see the module docstring and minigan/penalty.py ------------
+
+    #: appended to the refusal of a layer without a second-order pass (e.g. "use LayerNorm")
+    second_order_hint = ""
+
+    def _no_second_order(self):
+        hint = f" ({self.second_order_hint})" if self.second_order_hint else ""
+        return TypeError(f"{type(self).__name__} has no exact second-order pass: "
+                         f"a WGAN-GP critic cannot use it{hint}")
+
+    def check_second_order(self):
+        """Raise the TypeError above unless this layer (every layer in it, for a container)
+        has an exact second-order pass: tangent and backward2 written for it."""
+        if type(self).backward2 is Layer.backward2 or type(self).tangent is Layer.tangent:
+            raise self._no_second_order()
+
+    def backward_input(self, dy, cache):
+        raise self._no_second_order()
+
+    def tangent(self, x_dot, cache):
+        raise self._no_second_order()
+
+    def backward2(self, y_bar, delta, tcache, cache):
+        raise self._no_second_order()
 
     # --- bookkeeping shared by every layer --------------------------------------------
 
@@ -110,6 +160,38 @@ class Sequential(Layer):
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
             dy = layer.backward(dy, cache)
         return dy
+
+    # --- the second-order pass (minigan/penalty.py): the same chain, with per-layer records
+
+    def check_second_order(self):
+        for layer in self.layers:
+            layer.check_second_order()
+
+    def backward_input(self, dy, caches):
+        """``backward`` without parameter gradients, recording each layer's backward signal:
+        returns (dL/dx, deltas), deltas[i] = what layer i's backward_input recorded (for a
+        leaf layer, the signal dL/dy_i arriving at its output)."""
+        deltas = []
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            dy, delta = layer.backward_input(dy, cache)
+            deltas.append(delta)
+        return dy, deltas[::-1]
+
+    def tangent(self, x_dot, caches):
+        """Forward mode, first layer first: x_dot_{i+1} = J_i x_dot_i. Returns (y_dot,
+        tcaches), tcaches[i] = layer i's tangent cache (its input tangent, or what it needs)."""
+        tcaches = []
+        for layer, cache in zip(self.layers, caches):
+            x_dot, tcache = layer.tangent(x_dot, cache)
+            tcaches.append(tcache)
+        return x_dot, tcaches
+
+    def backward2(self, y_bar, deltas, tcaches, caches):
+        """The second-order backward, last layer first: y_bar_i = backward2_i(y_bar_{i+1})
+        (None: zero, see the module docstring)."""
+        for i in reversed(range(len(self.layers))):
+            y_bar = self.layers[i].backward2(y_bar, deltas[i], tcaches[i], caches[i])
+        return y_bar
 
     def parameters(self):
         return [(f"{i}.{n}", o, k) for i, l in enumerate(self.layers) for n, o, k in l.parameters()]

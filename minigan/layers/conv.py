@@ -56,16 +56,54 @@ class Conv2d(Layer):
         x_shape, cols = cache
         F = self.out_channels
         dy_m = to_chwn(dy).reshape(F, -1)                                    # (F, Ho*Wo*N)
-        W_m = self.params["W"].reshape(F, -1)
         # dy_m @ cols.T, computed as (cols @ dy_m.T).T: the same product, but OpenBLAS is
         # faster (and much more robust on a busy machine) with the many rows on the left
         self.grads["W"] += (cols @ dy_m.T).T.reshape(self.params["W"].shape)
         if "b" in self.params:
             self.grads["b"] += dy_m.sum(axis=1)
-        dcols = W_m.T @ dy_m                                                 # (C*k*k, Ho*Wo*N)
+        return self._input_grad(dy_m, x_shape, dy.shape[2:])
+
+    def _input_grad(self, dy_m, x_shape, out_hw):
+        """dx = col2im(W_m^T dy_m), as (N, C, H, W) view."""
+        dcols = self.params["W"].reshape(self.out_channels, -1).T @ dy_m     # (C*k*k, Ho*Wo*N)
         N, C, H, W = x_shape
-        dx = col2im(dcols, (C, H, W, N), self.k, self.stride, self.padding, dy.shape[2:])
+        dx = col2im(dcols, (C, H, W, N), self.k, self.stride, self.padding, out_hw)
         return from_chwn(dx)                                                 # (N, C, H, W) view
+
+    # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
+
+    def backward_input(self, dy, cache):
+        """backward without parameter gradients: dx = col2im(W_m^T dy_m); records delta = dy."""
+        x_shape, _ = cache
+        dy_m = to_chwn(dy).reshape(self.out_channels, -1)                    # (F, Ho*Wo*N)
+        return self._input_grad(dy_m, x_shape, dy.shape[2:]), dy
+
+    def tangent(self, x_dot, cache):
+        """J x_dot is the same convolution of x_dot, without the bias:
+            cols_dot = im2col(x_dot)      (C*k*k, Ho*Wo*N)
+            y_dot_m  = W_m cols_dot       (F, Ho*Wo*N)
+        The tangent cache is cols_dot, which backward2 needs again."""
+        x_shape, _ = cache
+        N, F = x_shape[0], self.out_channels
+        Ho, Wo = self.out_hw(*x_shape[2:])
+        cols_dot = im2col(to_chwn(x_dot), self.k, self.stride, self.padding, (Ho, Wo))
+        y_dot = self.params["W"].reshape(F, -1) @ cols_dot                  # (F, Ho*Wo*N)
+        return from_chwn(y_dot.reshape(F, Ho, Wo, N)), cols_dot
+
+    def backward2(self, y_bar, delta, cols_dot, cache):
+        """As Dense, through im2col: J x_dot = W_m cols_dot is linear in W and does not
+        depend on x, so d/dW_m <delta_m, W_m cols_dot> = delta_m cols_dot^T and
+
+            dW_m += y_bar_m cols^T + delta_m cols_dot^T        (F, C*k*k)
+            db   += y_bar summed over n, h, w
+            x_bar = col2im(W_m^T y_bar_m)                      (N, C, H, W)
+
+        (y_bar_m, delta_m: y_bar, delta as (F, Ho*Wo*N)). All but delta_m cols_dot^T is
+        backward(y_bar). y_bar = None (zero): only that term, and x_bar = None.
+        """
+        delta_m = to_chwn(delta).reshape(self.out_channels, -1)              # (F, Ho*Wo*N)
+        self.grads["W"] += (cols_dot @ delta_m.T).T.reshape(self.params["W"].shape)
+        return None if y_bar is None else self.backward(y_bar, cache)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.k}, "
@@ -121,13 +159,53 @@ class ConvTranspose2d(Layer):
         (N, C, H, W), x_m = cache
         dy_c = to_chwn(dy)                                                   # (F, Ho, Wo, N)
         dcols = im2col(dy_c, self.k, self.stride, self.padding, (H, W))     # (F*k*k, H*W*N)
-        W_m = self.params["W"].reshape(C, -1)
         # x_m @ dcols.T, computed as (dcols @ x_m.T).T (faster in OpenBLAS, see Conv2d)
         self.grads["W"] += (dcols @ x_m.T).T.reshape(self.params["W"].shape)
         if "b" in self.params:
             self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
-        dx_m = W_m @ dcols                                                   # (C, H*W*N)
+        return self._input_grad(dcols, (N, C, H, W))
+
+    def _input_grad(self, dcols, x_shape):
+        """dx_m = W_m dcols  (C, H*W*N), as (N, C, H, W) view."""
+        N, C, H, W = x_shape
+        dx_m = self.params["W"].reshape(C, -1) @ dcols                       # (C, H*W*N)
         return from_chwn(dx_m.reshape(C, H, W, N))                           # (N, C, H, W) view
+
+    # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
+
+    def backward_input(self, dy, cache):
+        """backward without parameter gradients: dx_m = W_m im2col(dy); records delta = dy."""
+        x_shape, _ = cache
+        dcols = im2col(to_chwn(dy), self.k, self.stride, self.padding, x_shape[2:])
+        return self._input_grad(dcols, x_shape), dy
+
+    def tangent(self, x_dot, cache):
+        """J x_dot is the same transposed convolution of x_dot, without the bias:
+            y_dot = col2im(W_m^T x_dot_m),   x_dot_m = x_dot as (C, H*W*N)
+        The tangent cache is x_dot_m, which backward2 needs again."""
+        (N, C, H, W), _ = cache
+        F = self.out_channels
+        x_dot_m = to_chwn(x_dot).reshape(C, -1)                              # (C, H*W*N)
+        cols = self.params["W"].reshape(C, -1).T @ x_dot_m                   # (F*k*k, H*W*N)
+        y_dot = col2im(cols, (F,) + self.out_hw(H, W) + (N,), self.k, self.stride,
+                       self.padding, (H, W))
+        return from_chwn(y_dot), x_dot_m                                     # (N, F, Ho, Wo) view
+
+    def backward2(self, y_bar, delta, x_dot_m, cache):
+        """J x_dot = col2im(W_m^T x_dot_m) is linear in W and does not depend on x. Its
+        W-gradient against delta is backward's dW with (x_dot, delta) in place of (x, dy):
+
+            dW_m += x_m im2col(y_bar)^T + x_dot_m im2col(delta)^T     (C, F*k*k)
+            db   += y_bar summed over n, h, w
+            x_bar = W_m im2col(y_bar)                                 (N, C, H, W)
+
+        All but the x_dot_m term is backward(y_bar). y_bar = None (zero): only that term,
+        and x_bar = None.
+        """
+        (N, C, H, W), _ = cache
+        dcols = im2col(to_chwn(delta), self.k, self.stride, self.padding, (H, W))  # (F*k*k, H*W*N)
+        self.grads["W"] += (dcols @ x_dot_m.T).T.reshape(self.params["W"].shape)
+        return None if y_bar is None else self.backward(y_bar, cache)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.k}, stride={self.stride}, "

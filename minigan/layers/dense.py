@@ -34,6 +34,31 @@ class Dense(Layer):
             self.grads["b"] += dy.sum(axis=0)
         return dy @ self.params["W"].T
 
+    # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
+
+    def backward_input(self, dy, x):
+        """backward without parameter gradients: dx = dy W^T; records delta = dy."""
+        return dy @ self.params["W"].T, dy
+
+    def tangent(self, x_dot, x):
+        """J x_dot for J = dy/dx: y_dot = x_dot W (the bias is a constant: no tangent).
+        The tangent cache is x_dot itself."""
+        return x_dot @ self.params["W"], x_dot
+
+    def backward2(self, y_bar, delta, x_dot, x):
+        """With J x_dot = x_dot W, the second-order term <delta, x_dot W> does not depend
+        on x and is linear in W:  d/dW <delta, x_dot W> = x_dot^T delta. So
+
+            dW += x^T y_bar + x_dot^T delta      (in, out)
+            db += y_bar summed over the batch
+            x_bar = y_bar W^T                    (N, in)
+
+        All but x_dot^T delta is backward(y_bar). y_bar = None (zero): only x_dot^T delta,
+        and x_bar = None.
+        """
+        self.grads["W"] += x_dot.T @ delta
+        return None if y_bar is None else self.backward(y_bar, x)
+
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}"
 
@@ -43,6 +68,8 @@ class Maxout(Layer):
 
         z = x W + b,  W (in, units*pieces) with column u*pieces + p for unit u, piece p
         y_nu = max_p z_n,u,p                                  y (N, units)
+
+    No second-order pass (a WGAN-GP critic refuses it): none is written for it.
     """
 
     def __init__(self, in_features, units, pieces):

@@ -1,4 +1,11 @@
-"""Layers that move numbers around without arithmetic, and Dropout."""
+"""Layers that move numbers around without arithmetic, and Dropout.
+
+All three are linear maps y = A x (A a reshape, or a fixed mask), so their second-order
+pass (WGAN-GP; minigan/penalty.py) has no second-derivative term and no parameters:
+
+    tangent:    y_dot = A x_dot        (the forward map, applied to the tangent)
+    backward2:  x_bar = A^T y_bar      (backward, applied to y_bar; None, zero, stays None)
+"""
 import numpy as np
 
 from .. import backend
@@ -19,6 +26,15 @@ class Flatten(Layer):
         dx[...] = dy.reshape(x.shape)
         return dx
 
+    def backward_input(self, dy, x):
+        return self.backward(dy, x), None
+
+    def tangent(self, x_dot, x):
+        return x_dot.reshape(len(x_dot), -1), None
+
+    def backward2(self, y_bar, delta, tcache, x):
+        return None if y_bar is None else self.backward(y_bar, x)
+
 
 class Reshape(Layer):
     """(N, ...) -> (N, *shape); e.g. Reshape((128, 7, 7)) after DCGAN's first Dense."""
@@ -34,6 +50,15 @@ class Reshape(Layer):
 
     def backward(self, dy, shape):
         return dy.reshape(shape)
+
+    def backward_input(self, dy, shape):
+        return dy.reshape(shape), None
+
+    def tangent(self, x_dot, shape):
+        return x_dot.reshape((len(x_dot),) + self.shape), None
+
+    def backward2(self, y_bar, delta, tcache, shape):
+        return None if y_bar is None else y_bar.reshape(shape)
 
     def extra_repr(self):
         return f"{self.shape}"
@@ -59,6 +84,16 @@ class Dropout(Layer):
     def backward(self, dy, mask):
         """y = x * mask, so dx = dy * mask (the same mask the forward drew)."""
         return dy if mask is None else dy * mask
+
+    def backward_input(self, dy, mask):
+        return self.backward(dy, mask), None
+
+    def tangent(self, x_dot, mask):
+        """y_dot = x_dot * mask: the forward's mask, not a new draw."""
+        return self.backward(x_dot, mask), None
+
+    def backward2(self, y_bar, delta, tcache, mask):
+        return None if y_bar is None else self.backward(y_bar, mask)
 
     def extra_repr(self):
         return f"p={self.p}"
