@@ -53,6 +53,7 @@ samples, within-class spread 0.225 against real digits' 0.229 (z matters), Parze
 log-likelihood 221 (docs/results.md).
 """
 # %%
+import argparse
 import os
 import sys
 
@@ -84,6 +85,9 @@ parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
 parser.add_argument("--g-steps", type=train.positive_int, default=2,
                     help="G updates per D update, on the same z and y (default: %(default)s, "
                          "as carpedm20's code)")
+parser.add_argument("--mismatch", action=argparse.BooleanOptionalAction, default=False,
+                    help="D also learns to reject real digits shown with a wrong label "
+                         "(Reed et al. 2016's matching-aware D; default: %(default)s)")
 parser.add_argument("--decay-from", type=train.fraction, default=0.5,
                     help="--arch dcgan: keep the lr for this share of the run, then decay it "
                          "linearly to 0 (default: %(default)s; 1 keeps it constant)")
@@ -174,6 +178,16 @@ for epoch in run.epochs():
         loss_real, dlogit_real = bce_with_logits(logit_real, 1.0)
         loss_fake, dlogit_fake = bce_with_logits(logit_fake, 0.0)
         D.backward(dlogit_real, real_cache)            # both terms add into D.grads
+        if args.mismatch:
+            # Reed et al. 2016, Algorithm 1 (GAN-CLS): a real digit with a wrong label is
+            # a third kind of input, to be rejected like a fake; the two "fake" terms
+            # share the weight of one: L_D = -[log D(x|y) + (log(1 - D(x|y')) +
+            # log(1 - D(G(z|y)|y))) / 2], y' = y shifted by 1..9 classes (never y itself)
+            wrong = (labels + backend.randint(CLASSES - 1, len(x)) + 1) % CLASSES
+            logit_wrong, wrong_cache = D.forward(x, one_hot(wrong, CLASSES))
+            loss_wrong, dlogit_wrong = bce_with_logits(logit_wrong, 0.0)
+            D.backward(dlogit_wrong / 2, wrong_cache)
+            loss_fake, dlogit_fake = (loss_fake + loss_wrong) / 2, dlogit_fake / 2
         D.backward(dlogit_fake, fake_cache)
         opt_D.step()
 

@@ -74,8 +74,12 @@ from minigan.models import acgan_mnist
 from minigan.optim import Adam
 
 LESSON = "05_acgan"
-parser = train.make_parser(LESSON, __doc__, epochs=9, batch_size=64, lr=2e-4, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=10, batch_size=64, lr=2e-4, b1=0.5,
                            sample_interval=500)
+parser.add_argument("--class-loss-on", choices=("real", "both"), default="real",
+                    help="what D's class head learns from: real digits only (default), or real "
+                         "digits and G's samples with the asked-for labels (both: the paper's "
+                         "and acgan.py's L_C)")
 parser.add_argument("--decay-from", type=train.fraction, default=0.5,
                     help="keep the lr for this share of the run, then decay it linearly to 0 "
                          "(default: %(default)s; 1 keeps it constant, as acgan.py does)")
@@ -171,6 +175,8 @@ for epoch in run.epochs():
         loss_s_fake, dsource_fake = bce_with_logits(source_fake, 0.0)
         loss_c_real, dclasses_real = softmax_cross_entropy(classes_real, labels)
         loss_c_fake, dclasses_fake = softmax_cross_entropy(classes_fake, gen_labels)
+        if args.class_loss_on == "real":                 # the class head is not told what
+            loss_c_fake, dclasses_fake = 0.0, 0 * dclasses_fake   # G meant to draw
         discriminator_backward(dsource_real, dclasses_real, real_cache)
         discriminator_backward(dsource_fake, dclasses_fake, fake_cache)
         opt_D.step()

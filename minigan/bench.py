@@ -39,7 +39,7 @@ import numpy as np
 from . import backend
 from .layers import Conv2d, ConvTranspose2d, Dense, Sequential
 from .losses import bce_with_logits
-from .models import dcgan_mnist, dcgan_mnist_large
+from .models import dcgan_mnist, dcgan_mnist_deep
 from .optim import Adam
 
 Z_DIM = 100
@@ -306,7 +306,7 @@ def main(argv=None):
     emit(step_line(args.batch_size, args.repeats, peak))
     # lesson 02's default network (the line above times the small one, --arch small)
     emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_large_step",
-                   network=dcgan_mnist_large))
+                   network=dcgan_mnist_deep))
     if args.scaling:
         for bs in (32, 64, 128, 256):
             emit(step_line(bs, args.repeats, peak, name="dcgan_step_scaling"))

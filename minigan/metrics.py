@@ -195,6 +195,34 @@ def frechet_distance_to_test(images):
     return frechet_distance(features_and_probs(images)[0], test_features())
 
 
+def best_pixel_map(inputs, targets, bins=64):
+    """The best any 1 x 1 colour map can do on these pairs: a lookup table from input
+    intensity to output intensity, fitted on the pairs themselves (for each of `bins`
+    equal intensity bins of [0, 1], the median target of the pixels that fall in it).
+    Returns the table's outputs for `inputs` (same shape). A translation that only
+    re-colours pixels (an inversion, a contrast curve) is one of these maps at best."""
+    x, t = np.asarray(inputs, np.float64).ravel(), np.asarray(targets, np.float64).ravel()
+    which = np.minimum((x * bins).astype(np.int64), bins - 1)            # bin of each pixel
+    table = np.zeros(bins)
+    for b in range(bins):
+        in_bin = t[which == b]
+        table[b] = np.median(in_bin) if in_bin.size else 0.0
+    return table[which].reshape(np.shape(inputs))
+
+
+def translation_errors(inputs, outputs, truths):
+    """Mean absolute pixel error of a translation against the truth, and two ratios:
+    to doing nothing (the input itself) and to the best per-pixel map (best_pixel_map).
+    All arrays in [0, 1], the same shape (N, 28, 28)."""
+    inputs, outputs, truths = (np.asarray(a, np.float64) for a in (inputs, outputs, truths))
+    error = float(np.abs(outputs - truths).mean())
+    identity = float(np.abs(inputs - truths).mean())
+    pixel_map = float(np.abs(best_pixel_map(inputs, truths) - truths).mean())
+    return {"pixel_error": error, "pixel_error_identity": identity,
+            "pixel_error_best_pixel_map": pixel_map,
+            "ratio_to_identity": error / identity, "ratio_to_best_pixel_map": error / pixel_map}
+
+
 def _average_ranks(x):
     """Ranks 1..n of the values of x; tied values share the mean of the ranks they span
     (e.g. [10, 20, 20, 30] -> [1, 2.5, 2.5, 4])."""

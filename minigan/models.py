@@ -8,8 +8,8 @@ discriminator mirrors it with stride-2 convolutions (28 -> 14 -> 7) and one logi
 from . import init
 from .conditioning import ConcatLabel, Conditional, Joint
 from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Dropout,
-                     Embedding, Flatten, LeakyReLU, Maxout, Parts, ReLU, Reshape, Sequential,
-                     Sigmoid, Tanh)
+                     Embedding, Flatten, InstanceNorm2d, LeakyReLU, Maxout, Parts, ReflectionPad2d,
+                     ReLU, Reshape, ResidualBlock, Sequential, Sigmoid, Tanh)
 
 
 def dcgan_mnist(z_dim=100, g_channels=128, d_channels=64):
@@ -42,27 +42,29 @@ def dcgan_mnist(z_dim=100, g_channels=128, d_channels=64):
     return init.dcgan_init(G), init.dcgan_init(D)
 
 
-def dcgan_mnist_large(z_dim=100, g_channels=128, d_channels=64):
-    """(G, D) of lesson 02's default: ``dcgan_mnist`` with one more layer in G, so that G
-    draws at full resolution from 32 feature maps (with BatchNorm and ReLU) through a
-    3 x 3 convolution, instead of reading the 28 x 28 image straight off a stride-2
-    transposed convolution. D is ``dcgan_mnist``'s. DCGAN-initialised.
+def dcgan_mnist_deep(z_dim=100, g_channels=128, d_channels=32):
+    """(G, D) of lesson 02's default: ``dcgan_mnist``'s G, and a D of three stride-2
+    convolutions (28 -> 14 -> 7 -> 4), so that its last feature map sees the whole digit
+    before the linear read-out. DCGAN-initialised.
 
-    G: z -> Dense 128*7*7, BN, ReLU -> (128, 7, 7)
-       -> ConvT 128->64 k4 s2 p1 (14x14), BN, ReLU
-       -> ConvT 64->32 k4 s2 p1 (28x28), BN, ReLU -> Conv 32->1 k3 p1, tanh
-    D: as dcgan_mnist: Conv 1->64 k4 s2 (14x14), LeakyReLU 0.2 -> Conv 64->128 k4 s2 (7x7),
-       BN, LeakyReLU 0.2 -> Dense -> 1 logit
+    G: as dcgan_mnist: z -> Dense 128*7*7, BN, ReLU -> (128, 7, 7)
+       -> ConvT 128->64 k4 s2 p1 (14x14), BN, ReLU -> ConvT 64->1 k4 s2 p1 (28x28), tanh
+    D: Conv 1->32 k4 s2 p1 (14x14), LeakyReLU 0.2
+       -> Conv 32->64 k4 s2 p1 (7x7), BN, LeakyReLU 0.2
+       -> Conv 64->128 k3 s2 p1 (4x4), BN, LeakyReLU 0.2 -> Dense 128*4*4 -> 1 logit
+    A unit of dcgan_mnist's D reads a 10 x 10 patch, so its read-out can only add up local
+    evidence; here a unit reads 18 x 18 pixels, and the 4 x 4 map covers the image.
     """
-    c = g_channels
-    G = Sequential(
-        Dense(z_dim, c * 7 * 7), BatchNorm1d(c * 7 * 7), ReLU(), Reshape((c, 7, 7)),
-        ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), BatchNorm2d(c // 2), ReLU(),       # 7 -> 14
-        ConvTranspose2d(c // 2, c // 4, 4, stride=2, padding=1), BatchNorm2d(c // 4), ReLU(),  # 14 -> 28
-        Conv2d(c // 4, 1, 3, stride=1, padding=1), Tanh(),
+    G, _ = dcgan_mnist(z_dim, g_channels=g_channels)
+    d = d_channels
+    D = Sequential(
+        Conv2d(1, d, 4, stride=2, padding=1), LeakyReLU(0.2),                              # 28 -> 14
+        Conv2d(d, 2 * d, 4, stride=2, padding=1), BatchNorm2d(2 * d), LeakyReLU(0.2),      # 14 -> 7
+        Conv2d(2 * d, 4 * d, 3, stride=2, padding=1), BatchNorm2d(4 * d), LeakyReLU(0.2),  # 7 -> 4
+        Flatten(),
+        Dense(4 * d * 4 * 4, 1),
     )
-    _, D = dcgan_mnist(z_dim, d_channels=d_channels)
-    return init.dcgan_init(G), D
+    return G, init.dcgan_init(D)
 
 
 # ----------------------------------------------------------------------------- lessons 01, 03
@@ -211,3 +213,89 @@ def acgan_mnist(z_dim=100, classes=10, side=28, g_ch=128, d_ch=(16, 32, 64, 128)
     features = c4 * side_d * side_d
     D = Parts(trunk=trunk, source=Dense(features, 1), classes=Dense(features, classes))
     return G, init.dcgan_init(D)
+
+
+# ----------------------------------------------------------------------------- lesson 06
+
+
+def wgan_gp_mnist(z_dim=128, dim=64, g_batchnorm=True):
+    """(G, critic) of Gulrajani et al. 2017's MNIST model (the authors' gan_mnist.py), with
+    `dim` base channels (theirs: 64). Layers keep their default (PyTorch-style) init.
+
+    G: z (128) -> Dense 4*dim*4*4, ReLU -> (4 dim, 4, 4)
+       -> ConvT 4dim->2dim k5 s2 p2 (4 -> 7; the authors draw 8 x 8 and crop to 7 x 7), ReLU
+       -> ConvT 2dim->dim k5 s2 p2 op1 (14x14), ReLU -> ConvT dim->1 k5 s2 p2 op1 (28x28),
+       sigmoid: images in [0, 1], like the authors' MNIST pixels.
+       g_batchnorm puts a BatchNorm after each of G's hidden layers (the authors use it
+       only for their clipped-WGAN runs; the penalty constrains the critic alone, so G may).
+    critic: Conv 1->dim k5 s2 p2 (14x14), LeakyReLU 0.2 -> Conv dim->2dim (7x7), LeakyReLU
+       -> Conv 2dim->4dim (4x4), LeakyReLU -> Flatten -> Dense -> 1 score. No BatchNorm:
+       the penalty is taken per sample, and BatchNorm would mix the samples of a batch.
+    """
+    def norm(layer, features, bn):
+        return [layer, bn(features), ReLU()] if g_batchnorm else [layer, ReLU()]
+
+    G = Sequential(
+        *norm(Dense(z_dim, 4 * dim * 4 * 4), 4 * dim * 4 * 4, BatchNorm1d),
+        Reshape((4 * dim, 4, 4)),
+        *norm(ConvTranspose2d(4 * dim, 2 * dim, 5, stride=2, padding=2), 2 * dim, BatchNorm2d),   # 4 -> 7
+        *norm(ConvTranspose2d(2 * dim, dim, 5, stride=2, padding=2, output_padding=1), dim,
+              BatchNorm2d),                                                                    # 7 -> 14
+        ConvTranspose2d(dim, 1, 5, stride=2, padding=2, output_padding=1),                     # 14 -> 28
+        Sigmoid(),
+    )
+    critic = Sequential(
+        Conv2d(1, dim, 5, stride=2, padding=2), LeakyReLU(0.2),                  # 28 -> 14
+        Conv2d(dim, 2 * dim, 5, stride=2, padding=2), LeakyReLU(0.2),            # 14 -> 7
+        Conv2d(2 * dim, 4 * dim, 5, stride=2, padding=2), LeakyReLU(0.2),        # 7 -> 4
+        Flatten(),
+        Dense(4 * dim * 4 * 4, 1),
+    )
+    return G, critic
+
+
+# ----------------------------------------------------------------------------- lesson 07
+
+
+def resnet_generator(channels=32, residual_blocks=3):
+    """CycleGAN's generator (Zhu et al. 2017, appendix 7.2, after Johnson et al. 2016),
+    scaled to 28 x 28 with `channels` base channels (the paper's: 64, and 6 or 9 blocks):
+
+        c7s1-c:   ReflectionPad 3, Conv 1->c 7x7, InstanceNorm, ReLU          (c, 28, 28)
+        d2c, d4c: Conv 3x3 stride 2, InstanceNorm, ReLU                (2c, 14, 14), (4c, 7, 7)
+        R4c x residual_blocks                                           (4c, 7, 7)
+        u2c, uc:  ConvT 3x3 stride 2 (output_padding 1), InstanceNorm, ReLU  (2c, 14), (c, 28)
+        c7s1-1:   ReflectionPad 3, Conv c->1 7x7, tanh                     (1, 28, 28)
+    InstanceNorm without gamma and beta, as the authors' code has it; init N(0, 0.02)."""
+    c = channels
+    G = Sequential(
+        ReflectionPad2d(3), Conv2d(1, c, 7), InstanceNorm2d(c), ReLU(),
+        Conv2d(c, 2 * c, 3, stride=2, padding=1), InstanceNorm2d(2 * c), ReLU(),           # 28 -> 14
+        Conv2d(2 * c, 4 * c, 3, stride=2, padding=1), InstanceNorm2d(4 * c), ReLU(),       # 14 -> 7
+        *[ResidualBlock(4 * c) for _ in range(residual_blocks)],
+        ConvTranspose2d(4 * c, 2 * c, 3, stride=2, padding=1, output_padding=1),           # 7 -> 14
+        InstanceNorm2d(2 * c), ReLU(),
+        ConvTranspose2d(2 * c, c, 3, stride=2, padding=1, output_padding=1),               # 14 -> 28
+        InstanceNorm2d(c), ReLU(),
+        ReflectionPad2d(3), Conv2d(c, 1, 7), Tanh(),
+    )
+    return init.dcgan_init(G)
+
+
+def patch_discriminator(channels=64):
+    """CycleGAN's PatchGAN (appendix 7.2: C64-C128-C256-C512 on 70 x 70 patches), scaled
+    to 28 x 28: a map of scores, one per overlapping patch, each judging only its patch.
+
+        Conv 1->c 4x4 s2 p1, LeakyReLU 0.2                  (c, 14, 14)   (no norm on C64)
+        Conv c->2c 4x4 s2 p1, InstanceNorm, LeakyReLU 0.2  (2c, 7, 7)
+        Conv 2c->4c 3x3 p1, InstanceNorm, LeakyReLU 0.2    (4c, 7, 7)
+        Conv 4c->1 3x3 p1                                   (1, 7, 7): one score per patch
+    A score's receptive field is 22 x 22 pixels. Init N(0, 0.02)."""
+    c = channels
+    D = Sequential(
+        Conv2d(1, c, 4, stride=2, padding=1), LeakyReLU(0.2),
+        Conv2d(c, 2 * c, 4, stride=2, padding=1), InstanceNorm2d(2 * c), LeakyReLU(0.2),
+        Conv2d(2 * c, 4 * c, 3, padding=1), InstanceNorm2d(4 * c), LeakyReLU(0.2),
+        Conv2d(4 * c, 1, 3, padding=1),
+    )
+    return init.dcgan_init(D)

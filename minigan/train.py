@@ -84,7 +84,7 @@ def make_parser(lesson, description, epochs=None, batch_size=None, lr=None, b1=0
     p.add_argument("--b1", type=unit_float, default=b1, help="Adam beta1 (default: %(default)s)")
     p.add_argument("--b2", type=unit_float, default=b2, help="Adam beta2 (default: %(default)s)")
     p.add_argument("--latent-dim", type=positive_int, default=latent_dim,
-                   help="size of the noise vector z (default: %(default)s)")
+                   help=help_for("latent_dim", "size of the noise vector z"))
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed on the CPU, same numbers")
     p.add_argument("--out", default=os.path.join("runs", lesson),
                    help="output folder for grids, curves, checkpoint, samples (default: %(default)s)")
@@ -322,6 +322,16 @@ class Run:
 
     # ------------------------------------------------------------------ the end
 
+    def result_header(self):
+        """What every metrics.json starts with: the run, its device, speed and command."""
+        return {"lesson": self.lesson, "epochs": self.args.epochs, "device": self.args.device,
+                # the median epoch: one epoch slowed by a pause or a neighbour does not skew it
+                "seconds_per_epoch": (float(np.median(self.epoch_seconds)) if self.epoch_seconds else None),
+                "command": "python " + " ".join(sys.argv),
+                # these slow NumPy's GEMM by ~1/3 where set (see the README's Speed section)
+                "blas_env": " and ".join(v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                                         if v in os.environ) or None}
+
     def finish(self, sample, conditional=False, chunk=500):
         """Write samples.npz (images in [0, 1], (N, 28, 28); labels if conditional) and,
         unless --no-eval, measure them (minigan.metrics) into metrics.json.
@@ -340,13 +350,7 @@ class Run:
         if labels is not None:
             out["labels"] = backend.to_host(labels).astype(np.int64)
         np.savez_compressed(os.path.join(self.args.out, "samples.npz"), **out)
-        result = {"lesson": self.lesson, "epochs": self.args.epochs, "device": self.args.device,
-                  # the median epoch: one epoch slowed by a pause or a neighbour does not skew it
-                  "seconds_per_epoch": (float(np.median(self.epoch_seconds)) if self.epoch_seconds else None),
-                  "command": "python " + " ".join(sys.argv),
-                  # these slow NumPy's GEMM by ~1/3 where set (see the README's Speed section)
-                  "blas_env": " and ".join(v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-                                           if v in os.environ) or None}
+        result = self.result_header()
         if not self.args.no_eval:
             from . import metrics
             result.update(metrics.evaluate(images, out.get("labels")))

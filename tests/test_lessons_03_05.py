@@ -111,12 +111,12 @@ def grads_of(model):
     return {n: o.grads[k].copy() for n, o, k in model.parameters()}
 
 
-def check_step(name, model, analytic, loss, extra_zero=()):
+def check_step(name, model, analytic, loss, extra_zero=(), h=1e-5):
     """Compare ``analytic`` ({param: gradient}) with central differences of ``loss()``.
     The biases that feed a BatchNorm, and those named in ``extra_zero``, have analytically
     zero gradients and must be zero to rounding; every other must be clearly non-zero
     (conftest.assert_zero_pattern: both relative to the largest gradient, no exact 0.0)."""
-    numeric = {n: numerical_gradient(loss, o.params[k]) for n, o, k in model.parameters()}
+    numeric = {n: numerical_gradient(loss, o.params[k], h) for n, o, k in model.parameters()}
     assert set(analytic) == set(numeric)
     errs = compare({k: (analytic[k], numeric[k]) for k in analytic})
     worst = max(errs.values())

@@ -91,3 +91,20 @@ def test_within_class_spread():
     signs = np.tile([1.0, -1.0, 1.0, -1.0], 3)[:, None, None]
     images = np.repeat(protos, 4, axis=0) * 0.4 + 0.3 + signs * np.repeat(d, 4)[:, None, None]
     np.testing.assert_allclose(within_class_spread(images, labels), d.mean(), rtol=1e-12)
+
+
+def test_best_pixel_map_learns_any_colour_map_but_not_a_neighbourhood():
+    """An inversion is a per-pixel map: the table reproduces it (error ~ the bin width).
+    A dilation needs each pixel's neighbours: the table cannot, and the ratio of a perfect
+    translation to it is 0."""
+    x = load_mnist("test")[0][:200, 0]
+    inverted = 1 - x
+    assert metrics.translation_errors(x, inverted, inverted)["pixel_error_best_pixel_map"] < 1 / 64
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    dilated = np.max([padded[:, i:i + 28, j:j + 28] for i in range(3) for j in range(3)], axis=0)
+    errors = metrics.translation_errors(x, 1 - dilated, 1 - dilated)
+    assert errors["pixel_error_best_pixel_map"] > 0.05           # strokes get thicker
+    assert errors["ratio_to_best_pixel_map"] == 0 and errors["ratio_to_identity"] == 0
+    plain = metrics.translation_errors(x, 1 - x, 1 - dilated)   # inverting only
+    assert plain["ratio_to_best_pixel_map"] >= 0.99             # no better than the table
+    assert plain["ratio_to_identity"] < 0.5                     # though far better than nothing

@@ -49,6 +49,29 @@ def load_mnist(split="train", path=MNIST_PATH):
     return (x.astype(np.float32) / 255.0)[:, None], y.astype(np.int64)
 
 
+def dilate_invert(a):
+    """Lesson 07's domain map T(a) = 1 - dilate3x3(a): each pixel becomes the maximum of its
+    3 x 3 neighbourhood (thicker strokes; outside the image counts as background, 0), then
+    light and dark swap. a (N, 1, 28, 28) in [0, 1] on the host -> the same shape."""
+    h, w = a.shape[-2:]
+    padded = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)])
+    dilated = np.max([padded[..., i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=0)
+    return 1 - dilated
+
+
+def unpaired_mnist(seed, subset=None):
+    """Two unpaired domains from MNIST's 60,000 training images (train+valid), split into
+    disjoint halves by a seeded shuffle: A = the first half as it is, B = the second half
+    through dilate_invert. No B image is the transform of an A image. subset keeps the first
+    N of each half. Returns host arrays (x_a, y_a, x_b, y_b), images in [0, 1]."""
+    x, y = load_mnist("train+valid")
+    order = np.random.default_rng(seed).permutation(len(x))
+    a, b = order[:len(x) // 2], order[len(x) // 2:]
+    if subset:
+        a, b = a[:subset], b[:subset]
+    return x[a], y[a], dilate_invert(x[b]), y[b]
+
+
 class Batches:
     """Shuffled mini-batches of (x, y), reshuffled every epoch from a seeded generator.
 

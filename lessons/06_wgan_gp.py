@@ -1,0 +1,210 @@
+"""Lesson 06: WGAN-GP, the Wasserstein GAN with a gradient penalty (Gulrajani et al. 2017).
+
+Paper: "Improved Training of Wasserstein GANs", https://arxiv.org/abs/1704.00028
+
+Lesson 03's critic had to be 1-Lipschitz, and weight clipping was a crude way to make it
+so: a small, momentum-free step, and a critic whose capacity the clip decides. A
+differentiable function is 1-Lipschitz exactly when its gradient has norm at most 1
+everywhere, and the optimal critic has norm 1 almost everywhere between the two
+distributions. So WGAN-GP drops the clipping and penalises the critic's input gradient for
+straying from norm 1, on points x_hat drawn on straight lines between real and fake
+samples (eq. 3):
+
+    L_D = E[D(x~)] - E[D(x)] + lambda E[(||grad_x_hat D(x_hat)||_2 - 1)^2]
+    x_hat = eps x + (1 - eps) x~,   eps ~ U[0, 1] per sample,   x~ = G(z)
+    L_G = -E[D(G(z))]
+
+The penalty is a function of the critic's *gradient*, so its own gradient with respect to
+the critic's parameters is a derivative of a derivative. Frameworks get it by running
+autodiff twice ("double backprop"). Here it is written by hand, layer by layer:
+minigan/penalty.py explains the four passes (forward, backward, tangent, second-order
+backward) and tests/test_second_order.py proves them against finite differences. The
+critic must not use BatchNorm: it mixes the samples of a batch, and the penalty is taken
+per sample (the paper uses layer normalisation where it needs one; minigan's BatchNorm
+refuses to take part in a penalty).
+
+    python lessons/06_wgan_gp.py                 # the authors' MNIST nets (conv), on the CPU
+    python lessons/06_wgan_gp.py --arch mlp      # lesson 03's MLPs: compare with lesson 03
+    python lessons/06_wgan_gp.py --device gpu
+
+Measured at the defaults: (not yet measured; see docs/lessons/06_wgan_gp.md)
+
+Networks (minigan.models.wgan_gp_mnist, after the authors' gan_mnist.py, --dim base
+channels):
+  G: z (128) -> Dense 4*4*4dim, BN, ReLU -> ConvT 5x5 s2 (4 -> 7), BN, ReLU -> ConvT (14x14),
+     BN, ReLU -> ConvT (28x28), sigmoid.  --g-norm none drops the BatchNorms (the authors'
+     WGAN-GP generator has none; the penalty constrains only the critic, so G may keep them).
+  critic: Conv 5x5 s2 1->dim (14x14), LeakyReLU 0.2 -> 2dim (7x7) -> 4dim (4x4) -> Dense -> 1.
+  --arch mlp: lesson 03's G and critic (minigan.models.mlp_gan), data in [-1, 1].
+Algorithm 1 of the paper: n_critic 5 critic steps per G step, lambda 10, Adam with lr 1e-4
+and betas (--b1, --b2) = (0.5, 0.9) as the authors' code has them (the paper's Algorithm 1
+says beta1 = 0).
+
+What to look for:
+  * wasserstein.png: the critic's estimate mean D(x) - mean D(G(z)) per G step. Unlike
+    lesson 03's it is on a fixed scale (the critic's slope is held near 1), so it falls
+    as the samples improve.
+  * grad_norms.png: histograms of ||grad D(x_hat)|| at a few epochs; the penalty gathers
+    them around 1.
+  * the epoch grids, and the final metrics against lesson 03's.
+"""
+# %%
+import os
+import sys
+
+try:
+    import minigan  # noqa: F401  (normally installed with pip install -e .)
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np
+
+from minigan import backend, plot, train
+from minigan.losses import mean
+from minigan.models import mlp_gan, wgan_gp_mnist
+from minigan.optim import Adam
+from minigan.penalty import gradient_penalty
+
+LESSON = "06_wgan_gp"
+ARCHS = {"dcgan": dict(epochs=8, latent_dim=128),      # the authors' z is 128-d
+         "mlp": dict(epochs=100, latent_dim=100)}      # lesson 03's
+parser = train.make_parser(LESSON, __doc__, batch_size=50, lr=1e-4, b1=0.5, b2=0.9,
+                           latent_dim=None, sample_interval=200, arch_table=ARCHS)
+parser.add_argument("--arch", choices=("dcgan", "mlp"), default="dcgan",
+                    help="dcgan (default: the authors' conv nets) or mlp (lesson 03's nets)")
+parser.add_argument("--dim", type=train.positive_int, default=32,
+                    help="--arch dcgan: base channels of G and critic (default: %(default)s; "
+                         "the authors': 64)")
+parser.add_argument("--g-norm", choices=("batch", "none"), default="batch",
+                    help="--arch dcgan: BatchNorm in G's hidden layers, or none as in the "
+                         "authors' code (default: %(default)s)")
+parser.add_argument("--n-critic", type=train.positive_int, default=5,
+                    help="critic steps per G step (default: %(default)s)")
+parser.add_argument("--lambda-gp", type=train.positive_float, default=10.0,
+                    help="weight of the gradient penalty (default: %(default)s)")
+args = train.apply_arch_defaults(parser.parse_args([] if "ipykernel" in sys.modules else None), ARCHS)
+train.setup(args)
+
+# %% [markdown]
+# ## The networks and the optimizers
+# "lambda = 10, n_critic = 5, alpha = 0.0001, beta1 = 0, beta2 = 0.9" (Algorithm 1); the
+# authors' MNIST code uses beta1 = 0.5.
+
+# %%
+if args.arch == "dcgan":
+    G, D = wgan_gp_mnist(z_dim=args.latent_dim, dim=args.dim, g_batchnorm=args.g_norm == "batch")
+    low = 0.0                                         # sigmoid output: pixels in [0, 1]
+else:
+    G, D = mlp_gan(z_dim=args.latent_dim)
+    low = -1.0                                        # tanh output: pixels in [-1, 1]
+opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
+opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
+data = train.training_data(args, low=low)
+
+
+class NormSnapshots:
+    """||grad D(x_hat)|| of the last critic step of every epoch, kept in the checkpoint
+    (Run's extra_state) so a --resume keeps the histograms already taken."""
+
+    def __init__(self):
+        self.by_epoch = {}
+
+    def state_dict(self):
+        return {"by_epoch": self.by_epoch}
+
+    def load_state_dict(self, state):
+        self.by_epoch = {str(k): list(v) for k, v in state["by_epoch"].items()}
+
+
+snapshots = NormSnapshots()
+run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
+                data=data, extra_state={"norms": snapshots})
+z_grid = run.fixed_noise(100, args.latent_dim)        # the same 100 z in every grid
+
+
+def generate(z):
+    """G in eval mode; images in [0, 1]."""
+    images, _ = G.forward(z, train=False)
+    return images if low == 0.0 else (images + 1) / 2
+
+
+def save_norm_histograms():
+    """grad_norms.png: the histogram of ||grad D(x_hat)|| at up to four epochs."""
+    import matplotlib.pyplot as plt                    # minigan.plot has chosen Agg
+    epochs = sorted(snapshots.by_epoch, key=int)
+    shown = sorted({epochs[int(round(i))] for i in np.linspace(0, len(epochs) - 1, min(4, len(epochs)))},
+                   key=int)
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for epoch in shown:
+        ax.hist(snapshots.by_epoch[epoch], bins=30, alpha=0.5, label=f"epoch {epoch}")
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xlabel("||grad D(x_hat)||, per sample")
+    ax.legend()
+    ax.set_title(f"{LESSON}: the critic's gradient norm on the interpolates", fontsize=10)
+    fig.savefig(os.path.join(args.out, "grad_norms.png"), dpi=100)
+    plt.close(fig)
+
+
+# %% [markdown]
+# ## Algorithm 1, written out
+# Critic step (on every batch): L_D = mean D(G(z)) - mean D(x) + penalty. The first two
+# terms backpropagate as in lesson 03; gradient_penalty adds the third's gradient to the
+# critic's grads. G step (after every n_critic critic steps): L_G = -mean D(G(z)) with
+# fresh z. `run.step` counts G steps.
+
+# %%
+for epoch in run.epochs():
+    critic_steps = 0
+    for x, _ in run.batches():
+        n = len(x)
+        z = backend.randn(n, args.latent_dim)
+        fake, _ = G.forward(z)                         # G is held fixed in this step
+
+        # ---- critic step: minimise mean D(G(z)) - mean D(x) + lambda E[(||g|| - 1)^2]
+        opt_D.zero_grad()
+        score_real, real_cache = D.forward(x)
+        score_fake, fake_cache = D.forward(fake)
+        mean_real, dmean_real = mean(score_real)
+        mean_fake, dmean_fake = mean(score_fake)
+        D.backward(-dmean_real, real_cache)            # d L_D / d D(x)    = -1/N
+        D.backward(dmean_fake, fake_cache)             # d L_D / d D(G(z)) = +1/N
+        # x_hat = eps x + (1 - eps) x~,  eps ~ U[0, 1], one per sample
+        eps = backend.rand(n, *([1] * (x.ndim - 1)))
+        x_hat = eps * x + (1 - eps) * fake
+        penalty, norms = gradient_penalty(D, x_hat, args.lambda_gp)   # adds its d/dtheta
+        opt_D.step()
+        w_estimate = mean_real - mean_fake             # before this update
+
+        critic_steps += 1
+        if critic_steps < args.n_critic:
+            continue
+        critic_steps = 0
+
+        # ---- G step: minimise -mean D(G(z))
+        opt_G.zero_grad()
+        z = backend.randn(n, args.latent_dim)
+        fake, g_cache = G.forward(z)
+        score_fake, fake_cache = D.forward(fake)
+        mean_fake, dmean_fake = mean(score_fake)
+        dfake = D.backward(-dmean_fake, fake_cache)    # dL_G/dG(z), through the critic
+        G.backward(dfake, g_cache)
+        opt_G.step()                                   # (the critic's grads from this pass
+                                                       #  are zeroed before its next step)
+        run.log(w_estimate=w_estimate, penalty=penalty, g_loss=-mean_fake)
+        if run.should_sample():
+            run.save_grid(generate(z_grid))
+    snapshots.by_epoch[str(epoch + 1)] = backend.to_host(norms).astype(float).tolist()
+    run.end_epoch(generate(z_grid))
+    plot.save_curves({"W estimate": run.history.get("w_estimate", [])},
+                     os.path.join(args.out, "wasserstein.png"),
+                     title=f"{LESSON}: mean D(x) - mean D(G(z)), per G step")
+    save_norm_histograms()
+
+
+# %% [markdown]
+# ## What it learned
+# The final metrics: every digit class near 10%, and the Frechet distance and
+# inception-style score against lesson 03's.
+
+# %%
+run.finish(lambda n: generate(backend.randn(n, args.latent_dim)))
