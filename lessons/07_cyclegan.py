@@ -39,7 +39,8 @@ constant, 100 decaying). Each D trains on a history of the last 50 images G (or 
 (Shrivastava et al. 2017), half of the time instead of the newest.
 
 What to look for:
-  * translations_NNN.png: per direction, rows input / translation / cycled back / truth.
+  * translations_epoch_NNN.png (and translations_SSSSSS.png every --sample-interval
+    steps): per direction, rows input / translation / cycled back / truth.
     Early on the style is right (thick dark strokes) but the digit is often wrong: the
     cycle loss alone can be met by a G that re-encodes a 1 as some 8 that F maps back.
   * label_preservation.png: minigan's classifier reading F(b) as b's source digit, and the
@@ -206,15 +207,18 @@ def measure(n):
             "a_to_b": errors_ab, "b_to_a": errors_ba, "ab": ab, "ba": ba}
 
 
+GRID = 8                                                   # test digits per direction in a grid
+grid_a, grid_a_truth = (backend.asarray(2 * x - 1) for x in (test_a[:GRID], test_a_truth[:GRID]))
+grid_b, grid_b_truth = (backend.asarray(2 * x - 1) for x in (test_b[:GRID], test_b_truth[:GRID]))
+
+
 def save_translation_grid(name):
     """Per direction 8 test digits: rows input / translation / cycled back / truth."""
-    k = 8
     rows = []
-    for net, back, x, truth in ((G.ab, G.ba, test_a[:k], test_a_truth[:k]),
-                                (G.ba, G.ab, test_b[:k], test_b_truth[:k])):
-        there = translate(net, x)
-        rows += [x, there, translate(back, there), truth]
-    run.save_grid(np.concatenate(rows), name, nrow=k,
+    for net, back, x, truth in ((G.ab, G.ba, grid_a, grid_a_truth), (G.ba, G.ab, grid_b, grid_b_truth)):
+        there, _ = net.forward(x, train=False)
+        rows += [x, there, back.forward(there, train=False)[0], truth]
+    run.save_grid((backend.xp().concatenate(rows) + 1) / 2, name, nrow=GRID,
                   title=f"{LESSON}: A->B then B->A; rows: input, translation, cycled back, truth")
 
 

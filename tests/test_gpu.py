@@ -10,7 +10,7 @@ a checkpoint of device arrays, ...). They never skip. What they check:
   losses, the optimizers, the data batches, the classifier's features, and float64
   gradient checks on the GPU;
 * checkpoints move between devices: written on the GPU, loaded on the CPU, and back;
-* every lesson, 00 to 05, runs with --device gpu: one tiny epoch, then --resume to a
+* every lesson, 00 to 07, runs with --device gpu: one tiny epoch, then --resume to a
   second, each finishing with samples.npz and metrics.json; with the same seed the GPU
   run draws the same samples as the CPU run;
 * per training step of every lesson, the host<->device transfers and sync points stay
@@ -314,6 +314,7 @@ LESSONS = {
                 "--eval-samples", "50"],
     "04_cgan": [],
     "05_acgan": [],
+    "06_wgan_gp": ["--dim", "4", "--n-critic", "1"],
 }
 MEASURED = ("03_wgan", "04_cgan")       # the resumed GPU run also computes the metrics
 
@@ -334,6 +335,8 @@ BUDGET = {
     "04_cgan": {"h2d": 1, "sync": 4},      # z | BCE real, fake, G's BCE in each of 2 G steps
     "05_acgan": {"h2d": 2 + 4 * 3,         # z, labels, 4 Dropout masks x 3 passes through D
                  "sync": 8},               # | BCE x 3, cross-entropy x 3, 2 accuracies
+    "06_wgan_gp": {"critic": {"h2d": 2, "sync": 3},   # z, eps | mean D(x), mean D(G(z)), penalty
+                   "G": {"h2d": 3, "sync": 4}},       # + a fresh z | + G's mean D(G(z))
 }
 
 
@@ -533,3 +536,32 @@ def test_gpu_flag_without_a_gpu_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: --device gpu: CuPy is installed but no GPU is visible"]
+
+
+QUICK07 = ["--subset", "24", "--batch-size", "8", "--channels", "2", "--d-channels", "2",
+           "--residual-blocks", "1", "--pool-size", "4", "--sample-interval", "2", "--epochs", "1"]
+
+
+def test_cyclegan_on_gpu_same_as_cpu_and_within_budget(tmp_path):
+    """Lesson 07 (it writes translations.npz, not samples.npz): --device gpu on the stand-in
+    translates the test digits as the CPU run does, and every step stays in its budget:
+    no transfer (both data sets live on the device, the history buffers draw on the host
+    and keep device arrays), and one sync per loss: G's 2 LSGAN + 4 L1 terms,
+    the discriminators' 4 LSGAN terms."""
+    record = tmp_path / "steps.json"
+    run_lesson("07_cyclegan", "gpu", *QUICK07, "--eval-every", "0", "--out", tmp_path / "gpu",
+               record=record if ON_STANDIN else None)
+    run_lesson("07_cyclegan", "cpu", *QUICK07, "--eval-every", "0", "--out", tmp_path / "cpu")
+    with np.load(tmp_path / "gpu" / "translations.npz") as g, np.load(tmp_path / "cpu" / "translations.npz") as c:
+        for k in ("a_to_b", "b_to_a"):
+            assert float(np.abs(g[k] - c[k]).max()) <= (1e-5 if ON_STANDIN else 2e-2), k
+    if not ON_STANDIN:
+        run_lesson("07_cyclegan", "gpu", *QUICK07, "--eval-every", "0", "--out", tmp_path / "s",
+                   record=record)
+    with open(record) as f:
+        steps = json.load(f)["steps"]
+    # the one exception: B's shuffled order, uploaded when B's pass starts (inside the
+    # first step here; A's order goes up before the step's record begins)
+    assert_within_budget("07_cyclegan", {"h2d": 1, "sync": 10}, steps[:1])
+    assert_within_budget("07_cyclegan", {"h2d": 0, "sync": 10}, steps[1:])
+    assert len(steps) == 3 and any(s["sampled"] for s in steps)
