@@ -10,6 +10,9 @@ Prints one JSON line per item:
 * ``dcgan_step``: one full training step (see ``dcgan_step`` below) of the small network
   (lesson 02's ``--arch small``; the name stays, other tools read it);
 * ``dcgan_large_step``: the same step for lesson 02's default network;
+* ``wgan_gp_critic_step``: one critic step of lesson 06 (real and fake batches, and the
+  gradient penalty's four passes, minigan.penalty), with the same step without the
+  penalty and the ratio of the two;
 * with ``--scaling``: ``dcgan_step`` at batch 32, 64, 128 and 256.
 
 ``gflops`` counts only the matrix products, 2*M*N*K per GEMM, forward + backward (the
@@ -39,8 +42,10 @@ import numpy as np
 from . import backend
 from .layers import Conv2d, ConvTranspose2d, Dense, Sequential
 from .losses import bce_with_logits
-from .models import dcgan_mnist, dcgan_mnist_deep
+from .losses import mean
+from .models import dcgan_mnist, dcgan_mnist_deep, wgan_gp_mnist
 from .optim import Adam
+from .penalty import gradient_penalty
 
 Z_DIM = 100
 
@@ -196,6 +201,32 @@ def step_line(batch_size, repeats, peak, name="dcgan_step", network=None):
             "gemm_gflop_per_step": round(flops / 1e9, 3)}
 
 
+def wgan_gp_critic_line(batch_size, repeats, dim=32):
+    """Lesson 06's critic step (default --dim) with and without the gradient penalty."""
+    backend.seed(0)
+    _, D = wgan_gp_mnist(dim=dim)
+    opt = Adam(D, lr=1e-4, betas=(0.5, 0.9))
+    real = backend.rand(batch_size, 1, 28, 28)
+    fake = backend.rand(batch_size, 1, 28, 28)
+
+    def step(penalty):
+        opt.zero_grad()
+        for x, sign in ((real, -1.0), (fake, 1.0)):
+            score, cache = D.forward(x)
+            _, dscore = mean(score)
+            D.backward(sign * dscore, cache)
+        if penalty:
+            eps = backend.rand(batch_size, 1, 1, 1)
+            gradient_penalty(D, eps * real + (1 - eps) * fake, 10.0)
+        opt.step()
+
+    ms = median_ms(lambda: step(True), repeats, warmup=2)
+    plain = median_ms(lambda: step(False), repeats, warmup=2)
+    return {"name": "wgan_gp_critic_step", "batch_size": batch_size, "dim": dim,
+            "ms": round(ms, 2), "ms_without_penalty": round(plain, 2),
+            "penalty_cost": round(ms / plain, 2)}
+
+
 def step_breakdown(batch_size, steps):
     """Where a step's time goes: wall time of every layer's forward and backward (and of
     the optimizer steps) inside real DCGAN steps, in ms per step. Timers are attached to
@@ -289,10 +320,17 @@ def main(argv=None):
 
     gemms = sgemm_gflops(args.repeats, args.batch_size)
     peak = max(g["gflops"] for g in gemms)
+    blas_env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    if blas_env:
+        print(f"warning: {' and '.join(blas_env)} set: NumPy's GEMM runs about a third slower "
+              "than on a user's machine; these numbers do not compare with ones taken without "
+              "them (env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m minigan.bench)",
+              file=sys.stderr, flush=True)
     emit({"name": "sgemm", "ms": None, "gflops": peak, "peak_gflops": peak, "shapes": gemms,
           "device": args.device, "cpu_count": os.cpu_count(),
           "threads_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                    "MKL_NUM_THREADS") if k in os.environ}})
+                                                    "MKL_NUM_THREADS") if k in os.environ},
+          "openblas_env": blas_env})
 
     if not args.skip_layers:
         backend.seed(0)
@@ -307,6 +345,7 @@ def main(argv=None):
     # lesson 02's default network (the line above times the small one, --arch small)
     emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_large_step",
                    network=dcgan_mnist_deep))
+    emit(wgan_gp_critic_line(args.batch_size, args.repeats))
     if args.scaling:
         for bs in (32, 64, 128, 256):
             emit(step_line(bs, args.repeats, peak, name="dcgan_step_scaling"))
