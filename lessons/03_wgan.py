@@ -145,25 +145,9 @@ opt_D = RMSprop(D, lr=args.lr)
 data = train.training_data(args)                      # MNIST in [-1, 1], like tanh
 
 
-class Measurements:
-    """The measurements taken at checkpoints: one dict per checkpoint (epoch, G step,
-    w_heldout, fd). Saved inside the run's checkpoint (Run's extra_state), so a --resume
-    keeps the points already taken."""
-
-    def __init__(self):
-        self.points = []
-
-    def state_dict(self):
-        return {"points": self.points}
-
-    def load_state_dict(self, state):
-        self.points = [dict(p) for p in state["points"]]
-
-    def curve(self, key):
-        return [(p["epoch"], p[key]) for p in self.points]
-
-
-measured = Measurements()
+# The measurements taken at checkpoints, one dict per checkpoint (epoch, G step, w_heldout,
+# fd), kept in the run's checkpoint so a --resume keeps the points already taken.
+measured = train.Measurements()
 run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
                 data=data, extra_state={"measured": measured})
 z_grid = run.fixed_noise(100, args.latent_dim)        # the same 100 z in every grid

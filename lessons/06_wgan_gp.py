@@ -102,23 +102,10 @@ opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
 data = train.training_data(args, low=low)
 
 
-class NormSnapshots:
-    """||grad D(x_hat)|| of the last critic step of every epoch, kept in the checkpoint
-    (Run's extra_state) so a --resume keeps the histograms already taken."""
-
-    def __init__(self):
-        self.by_epoch = {}
-
-    def state_dict(self):
-        return {"by_epoch": self.by_epoch}
-
-    def load_state_dict(self, state):
-        self.by_epoch = {str(k): list(v) for k, v in state["by_epoch"].items()}
-
-
-snapshots = NormSnapshots()
+# ||grad D(x_hat)|| of the last critic step of every epoch, kept in the checkpoint.
+norm_snapshots = train.Measurements()
 run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
-                data=data, extra_state={"norms": snapshots})
+                data=data, extra_state={"norms": norm_snapshots})
 z_grid = run.fixed_noise(100, args.latent_dim)        # the same 100 z in every grid
 
 
@@ -131,12 +118,11 @@ def generate(z):
 def save_norm_histograms():
     """grad_norms.png: the histogram of ||grad D(x_hat)|| at up to four epochs."""
     import matplotlib.pyplot as plt                    # minigan.plot has chosen Agg
-    epochs = sorted(snapshots.by_epoch, key=int)
-    shown = sorted({epochs[int(round(i))] for i in np.linspace(0, len(epochs) - 1, min(4, len(epochs)))},
-                   key=int)
+    points = norm_snapshots.points
+    shown = sorted({int(round(i)) for i in np.linspace(0, len(points) - 1, min(4, len(points)))})
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    for epoch in shown:
-        ax.hist(snapshots.by_epoch[epoch], bins=30, alpha=0.5, label=f"epoch {epoch}")
+    for i in shown:
+        ax.hist(points[i]["norms"], bins=30, alpha=0.5, label=f"epoch {points[i]['epoch']}")
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xlabel("||grad D(x_hat)||, per sample")
     ax.legend()
@@ -193,7 +179,8 @@ for epoch in run.epochs():
         run.log(w_estimate=w_estimate, penalty=penalty, g_loss=-mean_fake)
         if run.should_sample():
             run.save_grid(generate(z_grid))
-    snapshots.by_epoch[str(epoch + 1)] = backend.to_host(norms).astype(float).tolist()
+    norm_snapshots.points.append({"epoch": epoch + 1,
+                                  "norms": backend.to_host(norms).astype(float).tolist()})
     run.end_epoch(generate(z_grid))
     plot.save_curves({"W estimate": run.history.get("w_estimate", [])},
                      os.path.join(args.out, "wasserstein.png"),

@@ -162,21 +162,9 @@ class ImagePool:
         self.images = [backend.asarray(np.asarray(i, np.float32)) for i in state["images"]]
 
 
-class Measurements:
-    """Every --eval-every steps: label preservation of F(b) and both directions' pixel
-    error ratios, on the first --eval-images test pairs. Kept in the checkpoint."""
-
-    def __init__(self):
-        self.points = []
-
-    def state_dict(self):
-        return {"points": self.points}
-
-    def load_state_dict(self, state):
-        self.points = [dict(p) for p in state["points"]]
-
-
-pool_a, pool_b, measured = ImagePool(args.pool_size), ImagePool(args.pool_size), Measurements()
+# Every --eval-every steps: label preservation of F(b) and both directions' pixel error
+# ratios on the first --eval-images test pairs, kept in the checkpoint.
+pool_a, pool_b, measured = ImagePool(args.pool_size), ImagePool(args.pool_size), train.Measurements()
 run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
                 data=data, extra_state={"data_b": data_b, "pool_a": pool_a, "pool_b": pool_b,
                                         "measured": measured})
@@ -223,10 +211,9 @@ def save_translation_grid(name):
 
 
 def save_measurement_plot():
-    steps = [p["step"] for p in measured.points]
-    plot.save_curves({"label preservation (B -> A)": list(zip(steps, [p["label_preservation"] for p in measured.points])),
-                      "A -> B error / best pixel map": list(zip(steps, [p["ratio_ab"] for p in measured.points])),
-                      "B -> A error / best pixel map": list(zip(steps, [p["ratio_ba"] for p in measured.points]))},
+    plot.save_curves({"label preservation (B -> A)": measured.curve("label_preservation", x="step"),
+                      "A -> B error / best pixel map": measured.curve("ratio_ab", x="step"),
+                      "B -> A error / best pixel map": measured.curve("ratio_ba", x="step")},
                      os.path.join(args.out, "label_preservation.png"),
                      title=f"{LESSON}: on {args.eval_images} test digits per direction")
 
