@@ -145,23 +145,31 @@ NONZERO_REL = 1e-8     # analytically non-zero: its largest |entry| >= NONZERO_R
                        # >= 1e-2 in the lessons' step checks), but not 1e-8.
 
 
-def biases_before_batchnorm(model):
+def biases_before_norm(model, norms=None):
     """Names (as in model.parameters()) of the Dense / Conv2d / ConvTranspose2d biases
-    directly followed by a BatchNorm in train mode: their gradient is analytically zero.
-    Looks into Sequential (and Conditional) and Parts (and Joint) containers."""
+    directly followed by a normalisation layer (default: BatchNorm1d/2d in train mode):
+    their gradient is analytically zero, the norm subtracts the mean they shift. Looks into
+    Sequential (and Conditional), Parts (and Joint) and ResidualBlock containers."""
     from minigan import layers as L
+    norms = norms or (L.BatchNorm1d, L.BatchNorm2d)
     if isinstance(model, L.Parts):
-        return [f"{p}.{n}" for p, part in model.parts.items() for n in biases_before_batchnorm(part)]
+        return [f"{p}.{n}" for p, part in model.parts.items() for n in biases_before_norm(part, norms)]
+    if isinstance(model, L.ResidualBlock):
+        return [f"body.{n}" for n in biases_before_norm(model.body, norms)]
     if not isinstance(model, L.Sequential):
         return []
     names = []
     for i, layer in enumerate(model.layers):
-        names += [f"{i}.{n}" for n in biases_before_batchnorm(layer)]
+        names += [f"{i}.{n}" for n in biases_before_norm(layer, norms)]
         after = model.layers[i + 1] if i + 1 < len(model.layers) else None
         if (isinstance(layer, (L.Dense, L.Conv2d, L.ConvTranspose2d)) and "b" in layer.params
-                and isinstance(after, (L.BatchNorm1d, L.BatchNorm2d))):
+                and isinstance(after, norms)):
             names.append(f"{i}.b")
     return names
+
+
+def biases_before_batchnorm(model):
+    return biases_before_norm(model)
 
 
 def assert_zero_pattern(name, grads, zero=()):

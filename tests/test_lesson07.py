@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import randn, randomize_params
+from conftest import biases_before_norm, randomize_params
 from minigan import backend
 from minigan.data import dilate_invert, load_mnist, unpaired_mnist
 from minigan.layers import Parts
@@ -126,22 +126,9 @@ def test_generator_step_gradients():
 
 
 def instance_normed_biases(model):
-    """Names of the conv biases directly followed by an InstanceNorm2d (inside Parts,
-    Sequential and ResidualBlock): their gradient is analytically zero."""
-    from minigan import layers as L
-    if isinstance(model, L.Parts):
-        return [f"{p}.{n}" for p, part in model.parts.items() for n in instance_normed_biases(part)]
-    if isinstance(model, L.ResidualBlock):
-        return [f"body.{n}" for n in instance_normed_biases(model.body)]
-    if not isinstance(model, L.Sequential):
-        return []
-    names = []
-    for i, layer in enumerate(model.layers):
-        names += [f"{i}.{n}" for n in instance_normed_biases(layer)]
-        after = model.layers[i + 1] if i + 1 < len(model.layers) else None
-        if isinstance(layer, (L.Conv2d, L.ConvTranspose2d)) and isinstance(after, L.InstanceNorm2d):
-            names.append(f"{i}.b")
-    return names
+    """The conv biases directly followed by an InstanceNorm2d: analytically zero gradient."""
+    from minigan.layers import InstanceNorm2d
+    return biases_before_norm(model, (InstanceNorm2d,))
 
 
 def test_discriminator_step_gradients():
