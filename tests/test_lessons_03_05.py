@@ -43,6 +43,7 @@ def assert_critic_clipped(path, c):
     ("03_wgan.py", ["--arch", "dcgan", "--no-warmup-schedule", "--n-critic", "2"]),
     ("03_wgan.py", []),                                  # the 100-step warm-up: no G step yet
     ("04_cgan.py", []),                                  # --arch dcgan, the default
+    ("04_cgan.py", ["--mismatch"]),
     ("04_cgan.py", ["--arch", "paper"]),
     ("04_cgan.py", ["--arch", "paper", "--optimizer", "sgd"]),
     ("05_acgan.py", []),
@@ -228,6 +229,39 @@ def test_cgan_step_gradients(arch):
     _, (dlogit, cache, g_cache) = g_loss()
     G.backward(D.backward(dlogit, cache), g_cache)
     check_step(f"CGAN {arch} G", G, grads_of(G), lambda: g_loss()[0])
+
+
+def test_cgan_mismatch_step_gradients():
+    """04 --mismatch: D's loss BCE(D(x|y), 1) + (BCE(D(x|y'), 0) + BCE(D(G(z|y)|y), 0)) / 2,
+    with y' a wrong label for every real image, wired as the lesson wires it."""
+    G, D, real, z, y = cgan_nets("dcgan")
+    wrong = one_hot((y.argmax(axis=1) + np.array([1, 2, 1, 2, 1, 2])) % 3, 3)
+    assert not (wrong.argmax(axis=1) == y.argmax(axis=1)).any()
+
+    def d_loss():
+        backend.seed(12)
+        fake, _ = G.forward(z, y)
+        logit_real, real_cache = D.forward(real, y)
+        logit_fake, fake_cache = D.forward(fake, y)
+        logit_wrong, wrong_cache = D.forward(real, wrong)
+        loss_real, dreal = bce_with_logits(logit_real, 1.0)
+        loss_fake, dfake = bce_with_logits(logit_fake, 0.0)
+        loss_wrong, dwrong = bce_with_logits(logit_wrong, 0.0)
+        return (loss_real + (loss_fake + loss_wrong) / 2,
+                (dreal, real_cache, dfake / 2, fake_cache, dwrong / 2, wrong_cache))
+
+    D.zero_grad()
+    _, (dreal, real_cache, dfake, fake_cache, dwrong, wrong_cache) = d_loss()
+    D.backward(dreal, real_cache)
+    D.backward(dwrong, wrong_cache)
+    D.backward(dfake, fake_cache)
+    check_step("CGAN dcgan D (mismatch)", D, grads_of(D), lambda: d_loss()[0])
+    source = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "lessons", "04_cgan.py")).read()
+    for line in ["D.backward(dlogit_wrong / 2, wrong_cache)",
+                 "loss_fake, dlogit_fake = (loss_fake + loss_wrong) / 2, dlogit_fake / 2",
+                 "wrong = (labels + backend.randint(CLASSES - 1, len(x)) + 1) % CLASSES"]:
+        assert line in source, line
 
 
 # ---- lesson 05: two heads on one trunk; G input z * embed(c)
