@@ -31,7 +31,7 @@ up local evidence: it passes strokes that make no digit, and the lesson flattens
 inception-style score of 7.6 (docs/lessons/02_dcgan.md). The default D's third
 convolution sees 18 x 18 pixels per unit, and its 4 x 4 map covers the whole image.
 
-    python lessons/02_dcgan.py                 # the default network, 25 epochs
+    python lessons/02_dcgan.py                 # the default network, 30 epochs
     python lessons/02_dcgan.py --arch small    # the benchmark's network, 30 epochs
     python lessons/02_dcgan.py --device gpu
 
@@ -57,7 +57,7 @@ from minigan.models import dcgan_mnist, dcgan_mnist_deep
 from minigan.optim import Adam
 
 LESSON = "02_dcgan"
-ARCHS = {"deep": dict(epochs=25), "small": dict(epochs=30)}
+ARCHS = {"deep": dict(epochs=30), "small": dict(epochs=30)}
 NETWORKS = {"deep": dcgan_mnist_deep, "small": dcgan_mnist}
 parser = train.make_parser(LESSON, __doc__, batch_size=128, lr=2e-4, b1=0.5, arch_table=ARCHS)
 parser.add_argument("--arch", choices=tuple(ARCHS), default="deep",

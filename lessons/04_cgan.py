@@ -26,9 +26,14 @@ Networks (minigan/models.py):
                 layer); z uniform in [-1, 1]^100 (as that code draws it); 5x5 stride-2
                 (transposed) convolutions, BatchNorm, sigmoid output; Adam 2e-4, beta1
                 0.5, batch 64; G updated twice per D update "to make sure that d_loss does
-                not go to zero". One change: the learning rate is constant for the first
-                half of the run, then falls linearly to 0 (--decay-from; 1 keeps it
+                not go to zero". Two changes. The learning rate is constant for the
+                first half of the run, then falls linearly to 0 (--decay-from; 1 keeps it
                 constant, as carpedm20 does), which sharpens the last epochs' digits.
+                And D learns what a wrong label looks like on *real* digits (--mismatch,
+                Reed et al. 2016's matching-aware D): a real 3 shown with the label 5 is
+                a third kind of input to reject, next to G's fakes. Without it, D learns
+                which image goes with which label only from G's own attempts, and lets
+                through a 5 that reads as a 3 (--no-mismatch is carpedm20's loss).
   --arch paper  the paper's (sec. 4.1): G z (100, uniform in the unit hypercube) -> 200
                 ReLU and y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid. D x -> maxout
                 240x5 and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a logit +
@@ -71,7 +76,7 @@ from minigan.optim import SGD, Adam
 LESSON = "04_cgan"
 # Per-architecture defaults, applied after parsing to every flag left unset.
 ARCHS = {
-    "dcgan": dict(epochs=7, batch_size=64),     # carpedm20's conditional DCGAN
+    "dcgan": dict(epochs=6, batch_size=64),     # carpedm20's conditional DCGAN
     "paper": dict(epochs=20, batch_size=100),   # Mirza & Osindero's MLPs
 }
 ALIASES = {"mlp": "paper"}                               # the name --arch paper had before
@@ -85,9 +90,10 @@ parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
 parser.add_argument("--g-steps", type=train.positive_int, default=2,
                     help="G updates per D update, on the same z and y (default: %(default)s, "
                          "as carpedm20's code)")
-parser.add_argument("--mismatch", action=argparse.BooleanOptionalAction, default=False,
-                    help="D also learns to reject real digits shown with a wrong label "
-                         "(Reed et al. 2016's matching-aware D; default: %(default)s)")
+parser.add_argument("--mismatch", action=argparse.BooleanOptionalAction, default=True,
+                    help="--arch dcgan: D also learns to reject real digits shown with a "
+                         "wrong label (Reed et al. 2016's matching-aware D; default: on; "
+                         "--no-mismatch is carpedm20's D loss)")
 parser.add_argument("--decay-from", type=train.fraction, default=0.5,
                     help="--arch dcgan: keep the lr for this share of the run, then decay it "
                          "linearly to 0 (default: %(default)s; 1 keeps it constant)")
@@ -178,7 +184,7 @@ for epoch in run.epochs():
         loss_real, dlogit_real = bce_with_logits(logit_real, 1.0)
         loss_fake, dlogit_fake = bce_with_logits(logit_fake, 0.0)
         D.backward(dlogit_real, real_cache)            # both terms add into D.grads
-        if args.mismatch:
+        if args.mismatch and args.arch == "dcgan":
             # Reed et al. 2016, Algorithm 1 (GAN-CLS): a real digit with a wrong label is
             # a third kind of input, to be rejected like a fake; the two "fake" terms
             # share the weight of one: L_D = -[log D(x|y) + (log(1 - D(x|y')) +

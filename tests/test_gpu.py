@@ -332,7 +332,8 @@ BUDGET = {
     "02_dcgan": {"h2d": 1, "sync": 3},     # the same
     "03_wgan": {"critic": {"h2d": 1, "sync": 2},   # z | mean D(x), mean D(G(z))
                 "G": {"h2d": 2, "sync": 3}},       # + a fresh z | + G's mean D(G(z))
-    "04_cgan": {"h2d": 1, "sync": 4},      # z | BCE real, fake, G's BCE in each of 2 G steps
+    "04_cgan": {"h2d": 2, "sync": 5},      # z, wrong labels | BCE real, fake, mismatched,
+                                           # G's BCE in each of 2 G steps
     "05_acgan": {"h2d": 2 + 4 * 3,         # z, labels, 4 Dropout masks x 3 passes through D
                  "sync": 8},               # | BCE x 3, cross-entropy x 3, 2 accuracies
     "06_wgan_gp": {"critic": {"h2d": 2, "sync": 3},   # z, eps | mean D(x), mean D(G(z)), penalty

@@ -43,7 +43,7 @@ def assert_critic_clipped(path, c):
     ("03_wgan.py", ["--arch", "dcgan", "--no-warmup-schedule", "--n-critic", "2"]),
     ("03_wgan.py", []),                                  # the 100-step warm-up: no G step yet
     ("04_cgan.py", []),                                  # --arch dcgan, the default
-    ("04_cgan.py", ["--mismatch"]),
+    ("04_cgan.py", ["--no-mismatch"]),                  # carpedm20's D loss
     ("04_cgan.py", ["--arch", "paper"]),
     ("04_cgan.py", ["--arch", "paper", "--optimizer", "sgd"]),
     ("05_acgan.py", []),
