@@ -27,7 +27,7 @@ refuses to take part in a penalty).
     python lessons/06_wgan_gp.py --arch mlp      # lesson 03's MLPs: compare with lesson 03
     python lessons/06_wgan_gp.py --device gpu
 
-Measured at the defaults: (not yet measured; see docs/lessons/06_wgan_gp.md)
+Measured at the defaults: not yet (docs/lessons/06_wgan_gp.md has what is measured so far).
 
 Networks (minigan.models.wgan_gp_mnist, after the authors' gan_mnist.py, --dim base
 channels):

@@ -28,7 +28,7 @@ On test digits the truth exists: a -> B should give T(a), and b = T(a') -> A sho
     python lessons/07_cyclegan.py --cycle-weight 0    # no cycle loss: the paper's ablation
     python lessons/07_cyclegan.py --device gpu
 
-Measured at the defaults: (not yet measured; see docs/lessons/07_cyclegan.md)
+Measured at the defaults: not yet (docs/lessons/07_cyclegan.md has what is measured so far).
 
 Networks (minigan/models.py): G and F are resnet_generator (--channels base channels,
 two stride-2 downsamplings, --residual-blocks residual blocks, InstanceNorm and
