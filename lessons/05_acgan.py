@@ -40,8 +40,8 @@ G(z * embed(c)), so each class gets its own scaling of the latent space.
     python lessons/05_acgan.py                 # 10 epochs
     python lessons/05_acgan.py --device gpu
 
-Measured at the defaults (python lessons/05_acgan.py; 10 epochs, median 255 s each = 42 min
-on the 2-core CPU): label accuracy 99.09%, Frechet distance 5.79, inception-style score
+Measured at the defaults (python lessons/05_acgan.py; 10 epochs, median 264 s each = 44 min
+on the 2-core CPU, 42 min alone on it): label accuracy 99.09%, Frechet distance 5.79, inception-style score
 9.76, every digit 9.9-10.1% of the samples, within-class spread 0.224 against real
 digits' 0.229 (docs/results.md; epoch by epoch: docs/lessons/05_acgan.md).
 
