@@ -30,4 +30,5 @@ def test_bench_penalty_line_and_blas_warning():
     gp = lines["wgan_gp_critic_step"]
     # (timings of one repeat at batch 4 are noise: only the line's fields are checked)
     assert gp["ms"] > 0 and gp["ms_without_penalty"] > 0 and gp["dim"] == 32
-    assert gp["penalty_cost"] == round(gp["ms"] / gp["ms_without_penalty"], 2)
+    ratio = gp["ms"] / gp["ms_without_penalty"]          # of the rounded ms: within rounding
+    assert abs(gp["penalty_cost"] - ratio) <= 0.01 + 0.01 * ratio
