@@ -36,6 +36,12 @@ def generator(lesson, args):
             e, _ = G.embed.forward(y)
             return (G.net.forward(backend.randn(len(y), z_dim) * e, False)[0] + 1) / 2
         return G, sample
+    if lesson == "06_wgan_gp" and args.get("arch") == "dcgan":
+        G, _ = models.wgan_gp_mnist(z_dim=z_dim, dim=args["dim"], g_batchnorm=args["g_norm"] == "batch")
+        return G, lambda n: G.forward(backend.randn(n, z_dim), train=False)[0]
+    if lesson == "06_wgan_gp":
+        G, _ = models.mlp_gan(z_dim=z_dim)
+        return G, lambda n: (G.forward(backend.randn(n, z_dim), train=False)[0] + 1) / 2
     raise SystemExit(f"error: no scorer for {lesson} {args.get('arch')}")
 
 
@@ -51,7 +57,7 @@ def main():
         G, sample = generator(a.lesson, meta["args"])
         G.load_state_dict({k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")})
         backend.seed(123)
-        conditional = a.lesson != "02_dcgan"
+        conditional = a.lesson in ("04_cgan", "05_acgan")
         labels = np.arange(a.n) % 10 if conditional else None
         images = np.concatenate([sample(labels[i:i + 500]) if conditional else sample(min(500, a.n - i))
                                  for i in range(0, a.n, 500)]).reshape(-1, 28, 28).clip(0, 1)

@@ -49,6 +49,16 @@ def test_instance_norm_keeps_images_apart():
     np.testing.assert_allclose(layer.forward(other)[0][:1], alone, rtol=1e-12)
 
 
+def _part_outside_span(x, dy):
+    """Smallest, over planes, fraction of |dy| left after removing its components along 1
+    and along the normalised plane y_hat: the part InstanceNorm's backward passes on."""
+    fractions = []
+    for plane, d in zip(x.reshape(-1, x.shape[2] * x.shape[3]), dy.reshape(-1, x.shape[2] * x.shape[3])):
+        basis = np.linalg.qr(np.stack([np.ones_like(plane), plane - plane.mean()], axis=1))[0]
+        fractions.append(np.linalg.norm(d - basis @ (basis.T @ d)) / np.linalg.norm(d))
+    return min(fractions)
+
+
 @given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(2, 5), w=st.integers(2, 5),
        affine=st.booleans(), seed=SEEDS)
 def test_instance_norm_gradients(n, c, h, w, affine, seed):
@@ -60,6 +70,11 @@ def test_instance_norm_gradients(n, c, h, w, affine, seed):
     # a plane of (nearly) equal pixels has no spread to normalise: its gradient is
     # ill-conditioned (1 / sqrt(eps)) and the finite difference is what goes wrong there
     assume(x.std(axis=(2, 3)).min() > 0.1)
+    # dL/dx of a plane is dL/dy with its components along 1 and y_hat removed (then / sigma).
+    # On a small plane check_layer's dL/dy (drawn from default_rng(seed + 1), seed 0) can lie
+    # almost in that 2-d span; dL/dx is then ~0 and its relative error measures only the
+    # finite difference's rounding (seen: 2x2 plane, |dL/dx| ~ 1e-5, "error" 2e-6).
+    assume(_part_outside_span(x, np.random.default_rng(1).standard_normal(x.shape)) > 0.1)
     errs = check_layer(layer, x)
     assert_gradcheck("InstanceNorm2d", errs, expect={"x"} | ({"gamma", "beta"} if affine else set()))
 
