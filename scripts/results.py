@@ -22,7 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "results.json")
 FIELDS = ("lesson", "device", "epochs", "seconds_per_epoch", "frechet_distance", "inception_score",
           "min_class_share", "max_class_share", "label_accuracy", "parzen_ll", "parzen_se", "command",
-          "within_class_spread", "within_class_spread_real", "spearman_w_fd", "w_heldout", "blas_env")
+          "within_class_spread", "within_class_spread_real", "spearman_w_fd", "w_heldout", "blas_env",
+          "label_preservation", "a_to_b", "b_to_a")
 # lesson -> extra flags of the rows the table records (its default run first)
 LESSONS = {
     "01_gan": [[], ["--arch", "paper"]],
@@ -30,6 +31,8 @@ LESSONS = {
     "03_wgan": [[]],
     "04_cgan": [[], ["--arch", "paper"]],
     "05_acgan": [[]],
+    "06_wgan_gp": [[], ["--arch", "mlp"]],
+    "07_cyclegan": [[]],
 }
 
 
@@ -79,7 +82,7 @@ def collect(drop=()):
     for path in sorted(glob.glob(os.path.join(ROOT, "runs", "*", "metrics.json"))):
         with open(path) as f:
             m = json.load(f)
-        if "inception_score" in m:
+        if "inception_score" in m or "label_preservation" in m:       # a sampler's or a translator's
             m["command"] = m["command"].replace(ROOT + os.sep, "")
             rows[os.path.basename(os.path.dirname(path))] = {k: m[k] for k in FIELDS if k in m}
     for name in drop:
@@ -95,6 +98,8 @@ def table(rows):
     lines = []
     for name in sorted(rows):
         m = rows[name]
+        if "inception_score" not in m:                       # lesson 07: translation_table
+            continue
         lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {mins} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
             lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
             mins=(f"{m['epochs'] * m['seconds_per_epoch'] / 60:.0f}" if m["seconds_per_epoch"] else "-"),
@@ -103,7 +108,34 @@ def table(rows):
             pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=m["command"]))
     head = ("| lesson | device | epochs | s/epoch | min | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
             "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(lines) + "\n" + notes(rows)
+    return head + "\n" + "\n".join(lines) + "\n" + notes(rows) + translation_table(rows)
+
+
+def translation_table(rows):
+    """Lesson 07's rows: per direction the pixel error against the truth as a ratio to doing
+    nothing and to the best per-pixel colour map (minigan.metrics.translation_errors)."""
+    lines = []
+    for name in sorted(rows):
+        m = rows[name]
+        if "label_preservation" not in m:
+            continue
+        ab, ba = m["a_to_b"], m["b_to_a"]
+        lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {mins} | {ab1:.2f} | {ab2:.2f} | {ba1:.2f} | "
+                     "{ba2:.2f} | {lp} | `{cmd}` |".format(
+                         lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
+                         mins=(f"{m['epochs'] * m['seconds_per_epoch'] / 60:.0f}" if m["seconds_per_epoch"] else "-"),
+                         ab1=ab["ratio_to_identity"], ab2=ab["ratio_to_best_pixel_map"],
+                         ba1=ba["ratio_to_identity"], ba2=ba["ratio_to_best_pixel_map"],
+                         lp=pct(m["label_preservation"]), cmd=m["command"]))
+    if not lines:
+        return ""
+    return ("\n## Translation (lesson 07)\n\nMean absolute pixel error against the known truth, as a ratio to "
+            "doing nothing (the input itself) and to the best per-pixel colour map (for each of 64 input "
+            "intensities, the median target value on the test pairs); label preservation: minigan's "
+            "classifier reads the B -> A translation as its source digit.\n\n"
+            "| lesson | device | epochs | s/epoch | min | A→B / nothing | A→B / best map ↓ | B→A / nothing "
+            "| B→A / best map ↓ | label preserv. % ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join(lines) + "\n")
 
 
 def notes(rows):

@@ -10,6 +10,7 @@ backward into G (D's grads are computed too, as in minigan), one G step.
     python scripts/torch_compare.py --minigan VENV_PYTHON
           # also runs `VENV_PYTHON -m minigan.bench --skip-layers` right after, same threads
     python scripts/torch_compare.py --train-steps 50  # a short run: ms/step and peak RSS
+    python scripts/torch_compare.py --wgan-gp         # lesson 06's critic step, double backprop
 
 Run it with the same thread count as minigan (both default to the machine's cores; set
 OMP_NUM_THREADS / OPENBLAS_NUM_THREADS to pin both).
@@ -72,6 +73,36 @@ def make_step(batch_size, z_dim=100):
     return step
 
 
+def wgan_gp_critic(dim=32):
+    """Lesson 06's critic (minigan.models.wgan_gp_mnist): three 5x5 stride-2 convs, LeakyReLU."""
+    return nn.Sequential(
+        nn.Conv2d(1, dim, 5, 2, 2), nn.LeakyReLU(0.2),
+        nn.Conv2d(dim, 2 * dim, 5, 2, 2), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * dim, 4 * dim, 5, 2, 2), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(4 * dim * 4 * 4, 1))
+
+
+def make_critic_step(batch_size, penalty, dim=32, lam=10.0):
+    """minigan.bench's wgan_gp_critic_line in PyTorch: mean D(fake) - mean D(real), plus
+    lam * mean (||grad D(x_hat)|| - 1)^2 by double backprop (create_graph=True)."""
+    torch.manual_seed(0)
+    D = wgan_gp_critic(dim)
+    opt = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    real, fake = torch.rand(batch_size, 1, 28, 28), torch.rand(batch_size, 1, 28, 28)
+
+    def step():
+        opt.zero_grad()
+        loss = D(fake).mean() - D(real).mean()
+        if penalty:
+            eps = torch.rand(batch_size, 1, 1, 1)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+            loss = loss + lam * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def rss_mb(field):
     """VmRSS (now) or VmHWM (peak so far) of this process in MiB, from /proc/self/status."""
     with open("/proc/self/status") as f:
@@ -100,8 +131,18 @@ def main():
                     help="just run this many steps (for peak-memory measurement) and exit")
     ap.add_argument("--minigan", metavar="PYTHON",
                     help="afterwards run PYTHON -m minigan.bench --skip-layers with the same threads")
+    ap.add_argument("--wgan-gp", action="store_true",
+                    help="time lesson 06's critic step (batch 50) with and without the penalty")
     args = ap.parse_args()
     threads = torch.get_num_threads()
+
+    if args.wgan_gp:
+        ms = {p: median_ms(make_critic_step(50, p), args.repeats) for p in (True, False)}
+        print(json.dumps({"name": "torch_wgan_gp_critic_step", "batch_size": 50, "dim": 32,
+                          "ms": round(ms[True], 2), "ms_without_penalty": round(ms[False], 2),
+                          "penalty_cost": round(ms[True] / ms[False], 2), "threads": threads,
+                          "torch": torch.__version__}))
+        return
 
     if args.train_steps:
         step = make_step(args.batch_size)

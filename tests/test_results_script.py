@@ -50,3 +50,19 @@ def test_drop_removes_a_row_and_rejects_an_unknown_one(results, tmp_path):
     assert results.collect(drop=["01_gan"]) == {}
     with pytest.raises(SystemExit, match="no such row"):
         results.collect(drop=["01_gan"])
+
+
+def test_translation_rows_go_to_their_own_table(results, tmp_path):
+    """Lesson 07 writes no sample metrics; its row is kept and shown in the translation table."""
+    errors = lambda r: {"pixel_error": 0.05, "ratio_to_identity": 0.1, "ratio_to_best_pixel_map": r}
+    write_run(tmp_path, "07_cyclegan", {
+        "lesson": "07_cyclegan", "device": "cpu", "epochs": 1, "seconds_per_epoch": 1800.0,
+        "label_preservation": 0.985, "a_to_b": errors(0.31), "b_to_a": errors(0.37),
+        "command": "python lessons/07_cyclegan.py"})
+    write_run(tmp_path, "02_dcgan", metrics("02_dcgan", 9.1, "runs/02_dcgan"))
+    rows = results.collect()
+    assert sorted(rows) == ["02_dcgan", "07_cyclegan"]
+    table = results.table(rows)
+    assert table.count("\n| 0") == 2                       # one row in each table
+    assert "| 0.31 |" in table and "| 0.37 |" in table and "| 98.5 |" in table
+    assert table.index("| 02_dcgan") < table.index("## Translation") < table.index("| 07_cyclegan")
