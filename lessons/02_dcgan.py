@@ -56,16 +56,18 @@ except ImportError:  # run from a checkout without installing
 
 from minigan import backend, train
 from minigan.losses import bce_with_logits
-from minigan.models import dcgan_mnist, dcgan_mnist_deep
+from minigan.models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_keras
 from minigan.optim import Adam
 
 LESSON = "02_dcgan"
-ARCHS = {"deep": dict(epochs=30), "small": dict(epochs=30)}
-NETWORKS = {"deep": dcgan_mnist_deep, "small": dcgan_mnist}
-parser = train.make_parser(LESSON, __doc__, batch_size=128, lr=2e-4, b1=0.5, arch_table=ARCHS)
+ARCHS = {"deep": dict(epochs=30, batch_size=128), "small": dict(epochs=30, batch_size=128),
+         "keras": dict(epochs=10, batch_size=64)}
+NETWORKS = {"deep": dcgan_mnist_deep, "small": dcgan_mnist, "keras": dcgan_mnist_keras}
+parser = train.make_parser(LESSON, __doc__, batch_size=None, lr=2e-4, b1=0.5, arch_table=ARCHS)
 parser.add_argument("--arch", choices=tuple(ARCHS), default="deep",
                     help="deep (default: D with a third convolution that sees the whole "
-                         "digit) or small (the benchmark's network)")
+                         "digit), small (the benchmark's network) or keras (lesson 05's "
+                         "networks: Keras-GAN's dcgan.py layout, dropout in D)")
 parser.add_argument("--decay-from", type=train.fraction, default=0.5,
                     help="keep the lr for this share of the run, then decay it linearly to 0 "
                          "(default: %(default)s; 1 keeps it constant, as the paper does)")

@@ -36,9 +36,13 @@ channels):
      WGAN-GP generator has none; the penalty constrains only the critic, so G may keep them).
   critic: Conv 5x5 s2 1->dim (14x14), LeakyReLU 0.2 -> 2dim (7x7) -> 4dim (4x4) -> Dense -> 1.
   --arch mlp: lesson 03's G and critic (minigan.models.mlp_gan), data in [-1, 1].
-Algorithm 1 of the paper: n_critic 5 critic steps per G step, lambda 10, Adam with lr 1e-4
-and betas (--b1, --b2) = (0.5, 0.9) as the authors' code has them (the paper's Algorithm 1
-says beta1 = 0).
+Algorithm 1 of the paper: n_critic 5 critic steps per G step, lambda 10, Adam with
+betas (--b1, --b2) = (0.5, 0.9) as the authors' code has them (the paper's Algorithm 1
+says beta1 = 0). The learning rate is the one setting changed for the default: the
+authors' 1e-4 is made for 200,000 G steps; this run has ~6,200 (26 epochs), and at
+6e-4, kept for the first half and then decayed linearly to 0, it learns about three
+times as fast per step (Frechet distance after 4 epochs, 2,000 samples: 247 at 1e-4,
+99 at 3e-4, 74 at 6e-4). --lr 1e-4 --decay-from 1 is the authors' schedule.
 
 What to look for:
   * wasserstein.png: the critic's estimate mean D(x) - mean D(G(z)) per G step. Unlike
@@ -66,9 +70,12 @@ from minigan.optim import Adam
 from minigan.penalty import gradient_penalty
 
 LESSON = "06_wgan_gp"
-ARCHS = {"dcgan": dict(epochs=8, latent_dim=128),      # the authors' z is 128-d
-         "mlp": dict(epochs=100, latent_dim=100)}      # lesson 03's
-parser = train.make_parser(LESSON, __doc__, batch_size=50, lr=1e-4, b1=0.5, b2=0.9,
+# dcgan: the authors' z is 128-d; lr 6e-4 (theirs: 1e-4) decayed over the second half
+# reaches in ~40 minutes what 1e-4 does not (docs/lessons/06_wgan_gp.md has the curves).
+# mlp: lesson 03's nets at the paper's settings, for the comparison with lesson 03.
+ARCHS = {"dcgan": dict(epochs=26, latent_dim=128, lr=6e-4, decay_from=0.5),
+         "mlp": dict(epochs=100, latent_dim=100, lr=1e-4, decay_from=1.0)}
+parser = train.make_parser(LESSON, __doc__, batch_size=50, lr=None, b1=0.5, b2=0.9,
                            latent_dim=None, sample_interval=200, arch_table=ARCHS)
 parser.add_argument("--arch", choices=("dcgan", "mlp"), default="dcgan",
                     help="dcgan (default: the authors' conv nets) or mlp (lesson 03's nets)")
@@ -82,6 +89,10 @@ parser.add_argument("--n-critic", type=train.positive_int, default=5,
                     help="critic steps per G step (default: %(default)s)")
 parser.add_argument("--lambda-gp", type=train.positive_float, default=10.0,
                     help="weight of the gradient penalty (default: %(default)s)")
+parser.add_argument("--decay-from", type=train.fraction, default=None,
+                    help=train.arch_defaults_help(ARCHS, "decay_from", "keep the lr for this share "
+                                                  "of the run, then decay it linearly to 0 (1: "
+                                                  "constant, as in the authors' MNIST code)"))
 args = train.apply_arch_defaults(parser.parse_args([] if "ipykernel" in sys.modules else None), ARCHS)
 train.setup(args)
 
@@ -139,9 +150,12 @@ def save_norm_histograms():
 # fresh z. `run.step` counts G steps.
 
 # %%
+total_steps = args.epochs * (len(data) // args.n_critic)   # G steps in the whole run
 for epoch in run.epochs():
     critic_steps = 0
     for x, _ in run.batches():
+        for opt in (opt_G, opt_D):                     # constant, then linearly to 0
+            opt.lr = train.linear_decay(args.lr, run.step, total_steps, args.decay_from)
         n = len(x)
         z = backend.randn(n, args.latent_dim)
         fake, _ = G.forward(z)                         # G is held fixed in this step

@@ -178,40 +178,63 @@ def cgan_dcgan(z_dim=100, classes=10, side=28, g_fc=1024, g_ch=128, d_ch=64, d_f
 # ----------------------------------------------------------------------------- lesson 05
 
 
-def acgan_mnist(z_dim=100, classes=10, side=28, g_ch=128, d_ch=(16, 32, 64, 128), dropout=0.25):
-    """(G, D) of the ACGAN lesson, after Keras-GAN's acgan.py, as Parts that the lesson
-    wires by hand. Weights N(0, 0.02) (the embedding keeps N(0, 1)).
-
-    G.embed: Embedding(classes, z_dim);  the lesson feeds G.net with z * embed(label)
-    G.net:   z_dim -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
-             (14x14), ReLU, BN -> ConvT 128->64 k4 s2 p1 (28x28), ReLU, BN -> Conv 64->1 k3
-             p1, tanh.  (acgan.py doubles the size with UpSampling2D + a 3x3 conv; a
-             stride-2 transposed convolution learns the upsampling and costs half as much.)
-    D.trunk: Conv 1->16 k3 s2 p1 (14x14), LeakyReLU 0.2, Dropout -> Conv 16->32 (7x7),
-             LeakyReLU, Dropout, BN -> Conv 32->64 (4x4), LeakyReLU, Dropout, BN
-             -> Conv 64->128 k3 s1 p1 (4x4), LeakyReLU, Dropout -> flatten (2048)
-    D.source: Dense 2048 -> 1 real/fake logit;   D.classes: Dense 2048 -> 10 class logits
-    BatchNorm momentum 0.2 = Keras's momentum=0.8 (the weight of the old running value).
-    """
+def keras_generator(z_dim=100, side=28, g_ch=128):
+    """The generator of Keras-GAN's dcgan.py and acgan.py (PyTorch-GAN's dcgan.py has the
+    same layout): z_dim -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
+    (14x14), ReLU, BN -> ConvT 128->64 k4 s2 p1 (28x28), ReLU, BN -> Conv 64->1 k3 p1, tanh.
+    (They double the size with UpSampling2D + a 3x3 conv; a stride-2 transposed convolution
+    learns the upsampling and costs half as much.) BatchNorm momentum 0.2 = Keras's
+    momentum=0.8 (the weight of the old running value). Not initialised here."""
     c, s = g_ch, side // 4
-    net = Sequential(
+    return Sequential(
         Dense(z_dim, c * s * s), ReLU(), Reshape((c, s, s)), BatchNorm2d(c, momentum=0.2),
         ConvTranspose2d(c, c, 4, stride=2, padding=1), ReLU(), BatchNorm2d(c, momentum=0.2),
         ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), ReLU(), BatchNorm2d(c // 2, momentum=0.2),
         Conv2d(c // 2, 1, 3, stride=1, padding=1), Tanh(),
     )
-    G = Parts(embed=Embedding(classes, z_dim), net=init.dcgan_init(net))
+
+
+def keras_trunk(d_ch=(16, 32, 64, 128), dropout=0.25):
+    """The discriminator's convolutions in Keras-GAN's acgan.py, up to the flattened
+    features: Conv 1->16 k3 s2 p1 (14x14), LeakyReLU 0.2, Dropout -> Conv 16->32 (7x7),
+    LeakyReLU, Dropout, BN -> Conv 32->64 (4x4), LeakyReLU, Dropout, BN -> Conv 64->128 k3
+    s1 p1 (4x4), LeakyReLU, Dropout -> flatten (128*4*4 = 2048 for 28 x 28 inputs)."""
     c1, c2, c3, c4 = d_ch
-    trunk = Sequential(
+    return Sequential(
         Conv2d(1, c1, 3, stride=2, padding=1), LeakyReLU(0.2), Dropout(dropout),
         Conv2d(c1, c2, 3, stride=2, padding=1), LeakyReLU(0.2), Dropout(dropout), BatchNorm2d(c2, momentum=0.2),
         Conv2d(c2, c3, 3, stride=2, padding=1), LeakyReLU(0.2), Dropout(dropout), BatchNorm2d(c3, momentum=0.2),
         Conv2d(c3, c4, 3, stride=1, padding=1), LeakyReLU(0.2), Dropout(dropout),
         Flatten(),
     )
-    side_d = -(-(-(-side // 2) // 2) // 2)            # three stride-2 halvings, rounded up
-    features = c4 * side_d * side_d
-    D = Parts(trunk=trunk, source=Dense(features, 1), classes=Dense(features, classes))
+
+
+def trunk_features(side, d_ch):
+    """Size of keras_trunk's flattened output: three stride-2 halvings, rounded up."""
+    side_d = -(-(-(-side // 2) // 2) // 2)
+    return d_ch[-1] * side_d * side_d
+
+
+def dcgan_mnist_keras(z_dim=100, side=28, g_ch=128, d_ch=(16, 32, 64, 128), dropout=0.25):
+    """(G, D) of lesson 02's --arch keras: lesson 05's networks without the labels, i.e.
+    keras_generator and keras_trunk + Dense -> 1 logit. DCGAN-initialised."""
+    D = Sequential(keras_trunk(d_ch, dropout), Dense(trunk_features(side, d_ch), 1))
+    return init.dcgan_init(keras_generator(z_dim, side, g_ch)), init.dcgan_init(D)
+
+
+def acgan_mnist(z_dim=100, classes=10, side=28, g_ch=128, d_ch=(16, 32, 64, 128), dropout=0.25):
+    """(G, D) of the ACGAN lesson, after Keras-GAN's acgan.py, as Parts that the lesson
+    wires by hand. Weights N(0, 0.02) (the embedding keeps N(0, 1)).
+
+    G.embed: Embedding(classes, z_dim);  the lesson feeds G.net with z * embed(label)
+    G.net:   keras_generator (z_dim -> ... -> (1, 28, 28), tanh)
+    D.trunk: keras_trunk (Conv 16 -> 32 -> 64 -> 128 with dropout -> flatten, 2048)
+    D.source: Dense 2048 -> 1 real/fake logit;   D.classes: Dense 2048 -> 10 class logits
+    """
+    net = keras_generator(z_dim, side, g_ch)          # built before the embedding: RNG order
+    G = Parts(embed=Embedding(classes, z_dim), net=init.dcgan_init(net))
+    features = trunk_features(side, d_ch)
+    D = Parts(trunk=keras_trunk(d_ch, dropout), source=Dense(features, 1), classes=Dense(features, classes))
     return G, init.dcgan_init(D)
 
 

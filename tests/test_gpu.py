@@ -470,6 +470,7 @@ def test_lesson_step_budget(lesson_runs):
 VARIANTS = {
     "01_gan --arch paper": {"h2d": 1 + 3 * 3, "sync": 3},    # z, 3 Dropout masks x 3 D passes
     "02_dcgan --arch small": BUDGET["02_dcgan"],
+    "02_dcgan --arch keras": {"h2d": 1 + 4 * 3, "sync": 3},  # z, 4 Dropout masks x 3 D passes
     "03_wgan --arch dcgan": BUDGET["03_wgan"],
     "04_cgan --arch paper --optimizer sgd": {"h2d": 1 + 3 * 4, "sync": 4},  # 3 masks x 4 passes
 }

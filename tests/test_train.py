@@ -27,7 +27,8 @@ def checkpoint_arrays(path):
 
 
 @pytest.mark.parametrize("name,extra", [("01_gan.py", []), ("01_gan.py", ["--arch", "paper"]),
-                                        ("01_gan.py", ["--g-loss", "minimax"]), ("02_dcgan.py", [])])
+                                        ("01_gan.py", ["--g-loss", "minimax"]), ("02_dcgan.py", []),
+                                        ("02_dcgan.py", ["--arch", "keras"])])
 def test_short_run_writes_everything(tmp_path, name, extra):
     lesson(name, *QUICK, *extra, "--epochs", "1", "--out", str(tmp_path))
     for f in ("checkpoint.npz", "epoch_001.png", "losses.png", "samples.npz", "metrics.json",
