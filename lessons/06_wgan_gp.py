@@ -27,7 +27,9 @@ refuses to take part in a penalty).
     python lessons/06_wgan_gp.py --arch mlp      # lesson 03's MLPs: compare with lesson 03
     python lessons/06_wgan_gp.py --device gpu
 
-Measured at the defaults: not yet (docs/lessons/06_wgan_gp.md has what is measured so far).
+Measured at the defaults (seed 0, 2-core CPU, 10,000 samples): Frechet distance 8.89,
+inception-style score 8.56, every digit 8.7-11.3% of the samples, 26 epochs of 93 s
+(40 minutes). docs/lessons/06_wgan_gp.md has the curve and the settings tried.
 
 Networks (minigan.models.wgan_gp_mnist, after the authors' gan_mnist.py, --dim base
 channels):

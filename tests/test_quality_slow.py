@@ -31,6 +31,10 @@ BARS = [
     ("03_wgan", [], dict(spearman=0.9)),
     ("04_cgan", [], dict(label=0.99, fd=10.0, min_share=0.09, max_share=0.11)),  # --arch dcgan
     ("05_acgan", [], dict(label=0.99, fd=8.0)),
+    ("06_wgan_gp", [], dict(min_share=0.06, max_share=0.14, score=7.5, fd=20.0)),
+    # lesson 07: each direction's pixel error <= 0.4 x the best per-pixel map's, and
+    # minigan's classifier reads >= 98% of the B -> A translations as their source digit
+    ("07_cyclegan", [], dict(label_preservation=0.98, ratio_to_best_pixel_map=0.4)),
 ]
 
 
@@ -57,5 +61,9 @@ def test_lesson_meets_its_quality_bar(lesson, flags, bar, tmp_path):
         assert m["label_accuracy"] >= bar["label"]
     if "fd" in bar:
         assert m["frechet_distance"] <= bar["fd"]
+    if "label_preservation" in bar:
+        assert m["label_preservation"] >= bar["label_preservation"]
+        for direction in ("a_to_b", "b_to_a"):
+            assert m[direction]["ratio_to_best_pixel_map"] <= bar["ratio_to_best_pixel_map"], direction
     if "spearman" in bar:
         assert len(m["w_heldout"]) >= 10 and m["spearman_w_fd"] >= bar["spearman"], m["spearman_w_fd"]
