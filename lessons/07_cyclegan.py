@@ -33,7 +33,8 @@ Measured at the defaults: not yet (docs/lessons/07_cyclegan.md has what is measu
 Networks (minigan/models.py): G and F are resnet_generator (--channels base channels,
 two stride-2 downsamplings, --residual-blocks residual blocks, InstanceNorm and
 reflection padding; minigan/layers/image.py); D_A and D_B are patch_discriminator
-(a 7 x 7 map of scores, each judging a 22 x 22 patch). Adam 2e-4, beta1 0.5; the learning
+(a 14 x 14 map of scores, each judging a 12 x 12 patch; --patch 26 for a 7 x 7 map of
+26 x 26 patches, nearly whole digits). Adam 2e-4, beta1 0.5; batch 16; the learning
 rate constant for the first half of the run, then linearly to 0 (the paper: 100 epochs
 constant, 100 decaying). Each D trains on a history of the last 50 images G (or F) drew
 (Shrivastava et al. 2017), half of the time instead of the newest.
@@ -76,6 +77,9 @@ parser.add_argument("--channels", type=train.positive_int, default=32,
                     help="generators' base channels (default: %(default)s; the paper's: 64)")
 parser.add_argument("--d-channels", type=train.positive_int, default=64,
                     help="discriminators' base channels (default: %(default)s)")
+parser.add_argument("--patch", type=int, choices=(12, 26), default=12,
+                    help="side of the patch each discriminator score judges (default: "
+                         "%(default)s; 26 sees nearly the whole digit)")
 parser.add_argument("--residual-blocks", type=train.positive_int, default=3,
                     help="residual blocks in each generator (default: %(default)s)")
 parser.add_argument("--cycle-weight", type=float, default=10.0,
@@ -125,7 +129,8 @@ test_b, test_b_truth, labels_b = dilate_invert(x_test[2000:4000]), x_test[2000:4
 # %%
 G = Parts(ab=resnet_generator(args.channels, args.residual_blocks),    # G: A -> B
           ba=resnet_generator(args.channels, args.residual_blocks))    # F: B -> A
-D = Parts(a=patch_discriminator(args.d_channels), b=patch_discriminator(args.d_channels))
+D = Parts(a=patch_discriminator(args.d_channels, args.patch),
+          b=patch_discriminator(args.d_channels, args.patch))
 opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))                  # both generators
 opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))                  # both discriminators
 

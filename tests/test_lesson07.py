@@ -49,11 +49,11 @@ def test_unpaired_halves_are_disjoint():
 # ----------------------------------------------------------------------------- step checks
 
 
-def nets(seed=0):
+def nets(seed=0, patch=12):
     backend.seed(seed)
     G = Parts(ab=resnet_generator(channels=2, residual_blocks=1),
               ba=resnet_generator(channels=2, residual_blocks=1))
-    D = Parts(a=patch_discriminator(channels=2), b=patch_discriminator(channels=2))
+    D = Parts(a=patch_discriminator(channels=2, patch=patch), b=patch_discriminator(channels=2, patch=patch))
     for i, m in enumerate((G, D)):
         m.to_dtype(np.float64)
         randomize_params(m, seed + 1 + i)
@@ -131,8 +131,9 @@ def instance_normed_biases(model):
     return biases_before_norm(model, (InstanceNorm2d,))
 
 
-def test_discriminator_step_gradients():
-    G, D = nets(1)
+@pytest.mark.parametrize("patch", [12, 26])
+def test_discriminator_step_gradients(patch):
+    G, D = nets(1, patch)
     a, b = images(12), images(13)
     fake_b, fake_a = G.ab.forward(a)[0], G.ba.forward(b)[0]
 
@@ -207,3 +208,17 @@ def test_bad_flags_are_one_line(tmp_path, flags, message):
     proc = lesson("07_cyclegan.py", *flags, "--out", str(tmp_path), check=False)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+@pytest.mark.parametrize("patch,side", [(12, 14), (26, 7)])
+def test_patch_discriminator_score_map(patch, side):
+    """One score per patch: a 14 x 14 map of 12 x 12 patches (stride 2), or 7 x 7 of 26 x 26
+    (stride 4). (Locality itself is not testable pixel by pixel: InstanceNorm makes every
+    score depend a little on the whole map.)"""
+    D = patch_discriminator(channels=4, patch=patch)
+    assert D.forward(np.zeros((3, 1, 28, 28), np.float32), train=False)[0].shape == (3, 1, side, side)
+
+
+def test_patch_discriminator_refuses_other_sizes():
+    with pytest.raises(ValueError, match="patch must be 12 or 26"):
+        patch_discriminator(patch=16)
