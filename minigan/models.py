@@ -321,20 +321,15 @@ def patch_discriminator(channels=64, patch=12):
     The paper's patch is 27% of its image's side; 26 px is nearly all of a digit, and a D
     that sees whole digits lets G redraw a digit as another one (lesson 07's docs). Init
     N(0, 0.02)."""
-    c = channels
-    if patch == 12:
-        D = Sequential(
-            Conv2d(1, c, 4, stride=2, padding=1), LeakyReLU(0.2),
-            Conv2d(c, 2 * c, 3, padding=1), InstanceNorm2d(2 * c), LeakyReLU(0.2),
-            Conv2d(2 * c, 1, 3, padding=1),
-        )
-    elif patch == 26:
-        D = Sequential(
-            Conv2d(1, c, 4, stride=2, padding=1), LeakyReLU(0.2),
-            Conv2d(c, 2 * c, 4, stride=2, padding=1), InstanceNorm2d(2 * c), LeakyReLU(0.2),
-            Conv2d(2 * c, 4 * c, 3, padding=1), InstanceNorm2d(4 * c), LeakyReLU(0.2),
-            Conv2d(4 * c, 1, 3, padding=1),
-        )
-    else:
+    if patch not in (12, 26):
         raise ValueError(f"patch must be 12 or 26, got {patch}")
-    return init.dcgan_init(D)
+    c = channels
+    first = [Conv2d(1, c, 4, stride=2, padding=1), LeakyReLU(0.2)]                  # 28 -> 14
+    if patch == 12:
+        rest = [Conv2d(c, 2 * c, 3, padding=1), InstanceNorm2d(2 * c), LeakyReLU(0.2),
+                Conv2d(2 * c, 1, 3, padding=1)]
+    else:
+        rest = [Conv2d(c, 2 * c, 4, stride=2, padding=1), InstanceNorm2d(2 * c), LeakyReLU(0.2),  # -> 7
+                Conv2d(2 * c, 4 * c, 3, padding=1), InstanceNorm2d(4 * c), LeakyReLU(0.2),
+                Conv2d(4 * c, 1, 3, padding=1)]
+    return init.dcgan_init(Sequential(*first, *rest))

@@ -69,6 +69,11 @@ def reference():
         json.dump(m, f, indent=2)
 
 
+def minutes(m):
+    """A row's training time, epochs x the median epoch, in whole minutes ("-" if unknown)."""
+    return f"{m['epochs'] * m['seconds_per_epoch'] / 60:.0f}" if m["seconds_per_epoch"] else "-"
+
+
 def pct(x):
     return f"{100 * x:.1f}" if x is not None else "-"
 
@@ -102,7 +107,7 @@ def table(rows):
             continue
         lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {mins} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
             lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
-            mins=(f"{m['epochs'] * m['seconds_per_epoch'] / 60:.0f}" if m["seconds_per_epoch"] else "-"),
+            mins=minutes(m),
             fd=m["frechet_distance"], is_=m["inception_score"], lo=pct(m["min_class_share"]),
             hi=pct(m["max_class_share"]), acc=pct(m.get("label_accuracy")),
             pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=m["command"]))
@@ -123,7 +128,7 @@ def translation_table(rows):
         lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {mins} | {ab1:.2f} | {ab2:.2f} | {ba1:.2f} | "
                      "{ba2:.2f} | {lp} | `{cmd}` |".format(
                          lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
-                         mins=(f"{m['epochs'] * m['seconds_per_epoch'] / 60:.0f}" if m["seconds_per_epoch"] else "-"),
+                         mins=minutes(m),
                          ab1=ab["ratio_to_identity"], ab2=ab["ratio_to_best_pixel_map"],
                          ba1=ba["ratio_to_identity"], ba2=ba["ratio_to_best_pixel_map"],
                          lp=pct(m["label_preservation"]), cmd=m["command"]))
