@@ -52,7 +52,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minigan import backend, train
-from minigan.layers import Dense, Dropout, Maxout, ReLU, Sequential, Sigmoid
+from minigan.layers import Dense, Dropout, Maxout, ReLU, Sequential, Sigmoid, frozen
 from minigan.losses import bce_with_logits
 from minigan.models import mlp_gan
 from minigan.optim import SGD, Adam
@@ -149,7 +149,8 @@ for epoch in run.epochs():
         else:
             bce, dbce = bce_with_logits(logit_fake, 0.0)            # -log(1 - D(G(z)))
             g_loss, dlogit = -bce, -dbce                            #  log(1 - D(G(z)))
-        G.backward(D.backward(dlogit, fake_cache), g_cache)
+        with frozen(D):                                             # D's input gradient only
+            G.backward(D.backward(dlogit, fake_cache), g_cache)
         opt_G.step()
 
         run.log(d_loss=loss_real + loss_fake, g_loss=g_loss)

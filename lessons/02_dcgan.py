@@ -55,6 +55,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minigan import backend, train
+from minigan.layers import frozen
 from minigan.losses import bce_with_logits
 from minigan.models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_keras
 from minigan.optim import Adam
@@ -130,10 +131,10 @@ for epoch in run.epochs():
         opt_G.zero_grad()
         logit_fake, fake_cache = D.forward(fake)
         g_loss, dlogit = bce_with_logits(logit_fake, 1.0)
-        dfake = D.backward(dlogit, fake_cache)         # dL_G/dG(z): D's input gradient
+        with frozen(D):                                # D's parameter gradients: not needed
+            dfake = D.backward(dlogit, fake_cache)     # dL_G/dG(z): D's input gradient
         G.backward(dfake, g_cache)                     # ... carried back through G
-        opt_G.step()                                   # (D's grads from this pass are zeroed
-                                                       #  before D's next step)
+        opt_G.step()
         run.log(d_loss=loss_real + loss_fake, g_loss=g_loss)
         if run.should_sample():
             run.save_grid(generate(z_grid))

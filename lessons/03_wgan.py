@@ -97,6 +97,7 @@ import numpy as np
 
 from minigan import backend, metrics, plot, train
 from minigan.data import load_mnist
+from minigan.layers import frozen
 from minigan.losses import mean
 from minigan.models import dcgan_mnist, mlp_gan
 from minigan.optim import RMSprop
@@ -301,10 +302,10 @@ for epoch in run.epochs():
         score_fake, fake_cache = D.forward(fake)
         mean_fake, dmean_fake = mean(score_fake)
         g_loss = -mean_fake
-        dfake = D.backward(-dmean_fake, fake_cache)    # dL_G/dG(z), through the critic
+        with frozen(D):                                # the critic's input gradient only
+            dfake = D.backward(-dmean_fake, fake_cache)    # dL_G/dG(z), through the critic
         G.backward(dfake, g_cache)
-        opt_G.step()                                   # (the critic's grads from this pass
-                                                       #  are zeroed before its next step)
+        opt_G.step()
         run.log(w_estimate=w_estimate, g_loss=g_loss)
         if run.should_sample():
             run.save_grid(generate(z_grid))

@@ -70,6 +70,7 @@ except ImportError:  # run from a checkout without installing
 
 from minigan import backend, train
 from minigan.conditioning import one_hot
+from minigan.layers import frozen
 from minigan.losses import bce_with_logits
 from minigan.models import cgan_dcgan, cgan_mlp
 from minigan.optim import SGD, Adam
@@ -205,7 +206,8 @@ for epoch in run.epochs():
             opt_G.zero_grad()
             logit_fake, fake_cache = D.forward(fake, y)
             g_loss, dlogit = bce_with_logits(logit_fake, 1.0)
-            dfake = D.backward(dlogit, fake_cache)     # dL_G/dG(z|y): D's input gradient
+            with frozen(D):                            # D's parameter gradients: not needed
+                dfake = D.backward(dlogit, fake_cache)     # dL_G/dG(z|y): D's input gradient
             G.backward(dfake, g_cache)                 # ... carried back through G
             opt_G.step()
 

@@ -77,6 +77,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minigan import backend, train
+from minigan.layers import frozen
 from minigan.losses import bce_with_logits, softmax_cross_entropy
 from minigan.models import acgan_mnist
 from minigan.optim import Adam
@@ -198,10 +199,10 @@ for epoch in run.epochs():
         source_fake, classes_fake, fake_cache = discriminator_forward(fake)
         loss_s, dsource = bce_with_logits(source_fake, 1.0)
         loss_c, dclasses = softmax_cross_entropy(classes_fake, gen_labels)
-        dfake = discriminator_backward(dsource, dclasses, fake_cache)   # dL_G/dG(z, c)
+        with frozen(D):                                  # D's input gradient only
+            dfake = discriminator_backward(dsource, dclasses, fake_cache)   # dL_G/dG(z, c)
         generator_backward(dfake, g_cache)
-        opt_G.step()                                     # (D's grads from this pass are
-                                                         #  zeroed before D's next step)
+        opt_G.step()
         run.log(d_loss=d_loss, g_loss=loss_s + loss_c, acc_real=acc_real, acc_fake=acc_fake)
         if run.should_sample():
             run.save_grid(generate(z_grid, y_grid))

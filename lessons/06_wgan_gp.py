@@ -66,6 +66,7 @@ except ImportError:  # run from a checkout without installing
 import numpy as np
 
 from minigan import backend, plot, train
+from minigan.layers import frozen
 from minigan.losses import mean
 from minigan.models import mlp_gan, wgan_gp_mnist
 from minigan.optim import Adam
@@ -188,10 +189,10 @@ for epoch in run.epochs():
         fake, g_cache = G.forward(z)
         score_fake, fake_cache = D.forward(fake)
         mean_fake, dmean_fake = mean(score_fake)
-        dfake = D.backward(-dmean_fake, fake_cache)    # dL_G/dG(z), through the critic
+        with frozen(D):                                # the critic's input gradient only
+            dfake = D.backward(-dmean_fake, fake_cache)    # dL_G/dG(z), through the critic
         G.backward(dfake, g_cache)
-        opt_G.step()                                   # (the critic's grads from this pass
-                                                       #  are zeroed before its next step)
+        opt_G.step()
         run.log(w_estimate=w_estimate, penalty=penalty, g_loss=-mean_fake)
         if run.should_sample():
             run.save_grid(generate(z_grid))

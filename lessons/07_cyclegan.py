@@ -68,7 +68,7 @@ import numpy as np
 
 from minigan import backend, metrics, plot, train
 from minigan.data import Batches, dilate_invert, load_mnist, unpaired_mnist
-from minigan.layers import Parts
+from minigan.layers import Parts, frozen
 from minigan.losses import l1, mse
 from minigan.models import patch_discriminator, resnet_generator
 from minigan.optim import Adam
@@ -245,12 +245,13 @@ for epoch in run.epochs():
         opt_G.zero_grad()
         fake_b, fake_b_cache = G.ab.forward(a)                       # G(a)
         fake_a, fake_a_cache = G.ba.forward(b)                       # F(b)
-        score, score_cache = D.b.forward(fake_b)
-        gan_ab, dscore = mse(score, 1.0)                             # (D_B(G(a)) - 1)^2
-        dfake_b = D.b.backward(dscore, score_cache)
-        score, score_cache = D.a.forward(fake_a)
-        gan_ba, dscore = mse(score, 1.0)                             # (D_A(F(b)) - 1)^2
-        dfake_a = D.a.backward(dscore, score_cache)
+        score_b, cache_b = D.b.forward(fake_b)
+        gan_ab, dscore_b = mse(score_b, 1.0)                         # (D_B(G(a)) - 1)^2
+        score_a, cache_a = D.a.forward(fake_a)
+        gan_ba, dscore_a = mse(score_a, 1.0)                         # (D_A(F(b)) - 1)^2
+        with frozen(D):                                              # the Ds' input gradients only
+            dfake_b = D.b.backward(dscore_b, cache_b)
+            dfake_a = D.a.backward(dscore_a, cache_a)
         cyc = idt = 0.0
         if lam > 0:
             rec_a, rec_cache = G.ba.forward(fake_b)                  # F(G(a)) ~ a

@@ -40,7 +40,7 @@ import time
 import numpy as np
 
 from . import backend
-from .layers import Conv2d, ConvTranspose2d, Dense, Sequential
+from .layers import Conv2d, ConvTranspose2d, Dense, Sequential, frozen
 from .losses import bce_with_logits
 from .losses import mean
 from .models import dcgan_mnist, dcgan_mnist_deep, wgan_gp_mnist
@@ -76,7 +76,8 @@ def dcgan_step(G, D, opt_G, opt_D, real, z):
     opt_G.zero_grad()
     logits, cache = D.forward(fake)
     loss_G, dlogits = bce_with_logits(logits, 1.0)
-    dfake = D.backward(dlogits, cache)
+    with frozen(D):                       # D's input gradient only
+        dfake = D.backward(dlogits, cache)
     G.backward(dfake, g_cache)
     opt_G.step()
     return loss_real + loss_fake, loss_G

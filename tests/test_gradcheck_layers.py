@@ -395,3 +395,55 @@ def test_parts_container():
     assert_gradcheck("Parts (hand-wired)", errs)
     with pytest.raises(TypeError):
         D.forward(x)
+
+
+# ----------------------------------------------------------------------------- frozen
+
+
+FROZEN_CASES = {                                       # a layer with parameters, an input
+    "Dense": (lambda: L.Dense(5, 3), (4, 5)),
+    "Maxout": (lambda: L.Maxout(5, 3, 2), (4, 5)),
+    "Conv2d": (lambda: L.Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5)),
+    "ConvTranspose2d": (lambda: L.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+                        (2, 2, 3, 3)),
+    "BatchNorm1d": (lambda: L.BatchNorm1d(3), (4, 3)),
+    "BatchNorm2d": (lambda: L.BatchNorm2d(2), (3, 2, 3, 3)),
+    "LayerNorm": (lambda: L.LayerNorm(2), (3, 2, 3, 3)),
+    "InstanceNorm2d": (lambda: L.InstanceNorm2d(2, affine=True), (3, 2, 3, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FROZEN_CASES))
+def test_frozen_backward_gives_the_same_input_gradient_and_no_parameter_gradients(name):
+    make, shape = FROZEN_CASES[name]
+    backend.seed(0)
+    layer = randomize_params(make().to_dtype(np.float64), 1)
+    x, dy = randn(2, shape), None
+    y, cache = layer.forward(x)
+    dy = randn(3, y.shape)
+    dx = layer.backward(dy, cache)                      # unfrozen: grads filled
+    assert any(np.abs(g).max() > 0 for g in layer.grads.values())
+    layer.zero_grad()
+    with L.frozen(layer):
+        dx_frozen = layer.backward(dy, cache)
+    np.testing.assert_allclose(dx_frozen, dx, rtol=1e-12, atol=1e-12)
+    for key, g in layer.grads.items():
+        assert not np.any(g), f"{name}.{key} got a gradient while frozen"
+    layer.backward(dy, cache)                           # the block's end unfreezes
+    assert any(np.abs(g).max() > 0 for g in layer.grads.values())
+
+
+def test_frozen_embedding_and_containers():
+    backend.seed(0)
+    D = L.Sequential(L.Dense(4, 3), L.LeakyReLU(0.2), L.Dense(3, 1)).to_dtype(np.float64)
+    y, cache = D.forward(randn(0, (5, 4)))
+    with L.frozen(D):
+        D.backward(np.ones_like(y), cache)
+        assert D[0].frozen and D[2].frozen
+    assert not any(np.any(owner.grads[key]) for _, owner, key in D.parameters())
+    assert not D[0].frozen
+    emb = L.Embedding(4, 3).to_dtype(np.float64)
+    out, idx = emb.forward(np.array([0, 2, 2]))
+    with L.frozen(emb):
+        emb.backward(np.ones_like(out), idx)
+    assert not np.any(emb.grads["W"])

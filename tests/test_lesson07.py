@@ -10,7 +10,7 @@ import pytest
 from conftest import biases_before_norm, randomize_params
 from minigan import backend
 from minigan.data import dilate_invert, load_mnist, unpaired_mnist
-from minigan.layers import Parts
+from minigan.layers import Parts, frozen
 from minigan.losses import l1, mse
 from minigan.models import patch_discriminator, resnet_generator
 from test_lessons_03_05 import check_step, grads_of
@@ -91,8 +91,9 @@ def generator_losses(G, D, a, b):
                  np.abs(same_b - b).min(), np.abs(same_a - a).min())
 
     def backward():
-        dfake_b = D.b.backward(dsb, sb_cache)
-        dfake_a = D.a.backward(dsa, sa_cache)
+        with frozen(D):                                # as the lesson: D's input gradients only
+            dfake_b = D.b.backward(dsb, sb_cache)
+            dfake_a = D.a.backward(dsa, sa_cache)
         dfake_b += G.ba.backward(LAM * drec_a, rec_a_cache)
         dfake_a += G.ab.backward(LAM * drec_b, rec_b_cache)
         G.ab.backward(LAM_IDT * dsame_b, same_b_cache)
@@ -111,9 +112,11 @@ def test_generator_step_gradients():
     G, D = nets(0)
     a, b = images(10), images(11)
     G.zero_grad()
+    D.zero_grad()
     _, backward, margin = generator_losses(G, D, a, b)
     assert margin >= 0.2                               # no |.| kink within the FD step
     backward()
+    assert not any(np.any(o.grads[k]) for _, o, k in D.parameters())    # D stayed frozen
     # the conv biases in front of an InstanceNorm cancel: analytically zero
     # h = 1e-6, not 1e-5: this objective is strongly curved (InstanceNorm over the 2 x 2
     # maps of the bottleneck), and at 1e-5 the central difference's own truncation error
@@ -159,7 +162,8 @@ def test_discriminator_step_gradients(patch):
 def test_lesson_wiring_matches_test():
     """The step checked above is the lesson's own: its backward lines are in the file."""
     source = open(os.path.join(ROOT, "lessons", "07_cyclegan.py")).read()
-    for line in ["dfake_b = D.b.backward(dscore, score_cache)",
+    for line in ["with frozen(D):",
+                 "dfake_b = D.b.backward(dscore_b, cache_b)",
                  "dfake_b += G.ba.backward(lam * drec, rec_cache)",
                  "dfake_a += G.ab.backward(lam * drec, rec_cache)",
                  "G.ab.backward(lam_idt * dsame, same_cache)",

@@ -12,6 +12,12 @@ Why gradients are *added*: D's loss is a sum of a real-batch term and a fake-bat
 so both backward passes accumulate into the same ``grads`` before one optimizer step.
 Call ``zero_grad()`` before the next step.
 
+Why a model can be frozen: a generator's step needs D's *input* gradient, dL/dG(z), and
+nothing else of D; D's parameter gradients would be computed only to be zeroed before D's
+own step. Inside ``with frozen(D):`` every layer of D skips them (for a conv or dense layer,
+one of its three matrix products), as CycleGAN's code does with
+``set_requires_grad(netD, False)`` and PyTorch with ``requires_grad_(False)``.
+
 The second-order pass (WGAN-GP's gradient penalty, minigan/penalty.py) adds three methods,
 with explicit caches like the first two:
 
@@ -37,11 +43,29 @@ None: for them x_bar = J^T y_bar = 0. So in a critic of convolutions and LeakyRe
 WGAN-GP authors') every y_bar is zero, and each layer skips its products with zero and
 only adds the second-order term, e.g. x_dot^T delta into a Dense layer's dW.
 """
+from contextlib import contextmanager
+
 from .. import backend
+
+
+@contextmanager
+def frozen(*models):
+    """Within the block, backward through these models returns input gradients only and
+    adds nothing to their ``grads`` (each layer that has parameters checks ``self.frozen``)."""
+    owners = [owner for model in models for _, owner, _ in model.parameters()]
+    for owner in owners:
+        owner.frozen = True
+    try:
+        yield
+    finally:
+        for owner in owners:
+            owner.frozen = False
 
 
 class Layer:
     """Base class: ``params`` and ``grads`` share keys; ``buffers`` hold non-learned state."""
+
+    frozen = False          #: True inside ``with frozen(...)``: backward adds no grads
 
     def __init__(self):
         self.params = {}

@@ -56,11 +56,12 @@ class Conv2d(Layer):
         x_shape, cols = cache
         F = self.out_channels
         dy_m = to_chwn(dy).reshape(F, -1)                                    # (F, Ho*Wo*N)
-        # dy_m @ cols.T, computed as (cols @ dy_m.T).T: the same product, but OpenBLAS is
-        # faster (and much more robust on a busy machine) with the many rows on the left
-        self.grads["W"] += (cols @ dy_m.T).T.reshape(self.params["W"].shape)
-        if "b" in self.params:
-            self.grads["b"] += dy_m.sum(axis=1)
+        if not self.frozen:
+            # dy_m @ cols.T, computed as (cols @ dy_m.T).T: the same product, but OpenBLAS is
+            # faster (and much more robust on a busy machine) with the many rows on the left
+            self.grads["W"] += (cols @ dy_m.T).T.reshape(self.params["W"].shape)
+            if "b" in self.params:
+                self.grads["b"] += dy_m.sum(axis=1)
         return self._input_grad(dy_m, x_shape, dy.shape[2:])
 
     def _input_grad(self, dy_m, x_shape, out_hw):
@@ -159,10 +160,11 @@ class ConvTranspose2d(Layer):
         (N, C, H, W), x_m = cache
         dy_c = to_chwn(dy)                                                   # (F, Ho, Wo, N)
         dcols = im2col(dy_c, self.k, self.stride, self.padding, (H, W))     # (F*k*k, H*W*N)
-        # x_m @ dcols.T, computed as (dcols @ x_m.T).T (faster in OpenBLAS, see Conv2d)
-        self.grads["W"] += (dcols @ x_m.T).T.reshape(self.params["W"].shape)
-        if "b" in self.params:
-            self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
+        if not self.frozen:
+            # x_m @ dcols.T, computed as (dcols @ x_m.T).T (faster in OpenBLAS, see Conv2d)
+            self.grads["W"] += (dcols @ x_m.T).T.reshape(self.params["W"].shape)
+            if "b" in self.params:
+                self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
         return self._input_grad(dcols, (N, C, H, W))
 
     def _input_grad(self, dcols, x_shape):

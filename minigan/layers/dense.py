@@ -29,9 +29,10 @@ class Dense(Layer):
             dL/db_j  = sum_n dy_nj          -> db = dy summed over the batch
             dL/dx_ni = sum_j dy_nj W_ij     -> dx = dy W^T    (N, in)
         """
-        self.grads["W"] += x.T @ dy
-        if "b" in self.params:
-            self.grads["b"] += dy.sum(axis=0)
+        if not self.frozen:
+            self.grads["W"] += x.T @ dy
+            if "b" in self.params:
+                self.grads["b"] += dy.sum(axis=0)
         return dy @ self.params["W"].T
 
     # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
@@ -93,8 +94,9 @@ class Maxout(Layer):
         """
         x, mask = cache
         dz = (mask * dy[..., None]).reshape(len(x), -1).astype(dy.dtype)     # (N, units*pieces)
-        self.grads["W"] += x.T @ dz
-        self.grads["b"] += dz.sum(axis=0)
+        if not self.frozen:
+            self.grads["W"] += x.T @ dz
+            self.grads["b"] += dz.sum(axis=0)
         return dz @ self.params["W"].T
 
     def extra_repr(self):
@@ -120,7 +122,8 @@ class Embedding(Layer):
         gradients of every sample that looked up k. The indices get no gradient (None)."""
         xp = backend.get_array_module(dy)
         onehot = (idx[:, None] == xp.arange(self.num_embeddings)).astype(dy.dtype)  # (N, num)
-        self.grads["W"] += onehot.T @ dy
+        if not self.frozen:
+            self.grads["W"] += onehot.T @ dy
         return None
 
     def extra_repr(self):

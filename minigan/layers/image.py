@@ -50,8 +50,9 @@ class InstanceNorm2d(Layer):
         """
         x_hat, inv_std = cache
         if self.affine:
-            self.grads["beta"] += dy.sum(axis=(0, 2, 3))
-            self.grads["gamma"] += (dy * x_hat).sum(axis=(0, 2, 3))
+            if not self.frozen:
+                self.grads["beta"] += dy.sum(axis=(0, 2, 3))
+                self.grads["gamma"] += (dy * x_hat).sum(axis=(0, 2, 3))
             dy = dy * self.params["gamma"].reshape(1, -1, 1, 1)
         dx = dy - dy.mean(axis=(2, 3), keepdims=True)
         dx -= x_hat * (dy * x_hat).mean(axis=(2, 3), keepdims=True)

@@ -64,8 +64,9 @@ class _BatchNorm(Layer):
         x_hat, inv_std, train = cache
         dbeta = dy.sum(axis=self.axes, keepdims=True)             # (1, C[, 1, 1])
         dgamma = (dy * x_hat).sum(axis=self.axes, keepdims=True)
-        self.grads["beta"] += dbeta.ravel()
-        self.grads["gamma"] += dgamma.ravel()
+        if not self.frozen:
+            self.grads["beta"] += dbeta.ravel()
+            self.grads["gamma"] += dgamma.ravel()
         scale = self._bshape(self.params["gamma"]) * inv_std      # gamma / sqrt(var + eps)
         if not train:
             return dy * scale
@@ -165,8 +166,9 @@ class LayerNorm(Layer):
         """
         x_hat, inv_std = cache
         axes = self._channel_axes(dy)
-        self.grads["beta"] += dy.sum(axis=axes)
-        self.grads["gamma"] += (dy * x_hat).sum(axis=axes)
+        if not self.frozen:
+            self.grads["beta"] += dy.sum(axis=axes)
+            self.grads["gamma"] += (dy * x_hat).sum(axis=axes)
         return self._normalize_grad(dy * self._bshape(self.params["gamma"], dy.ndim),
                                     x_hat, inv_std)
 
