@@ -4,7 +4,8 @@ A dev script, not part of the package (minigan itself never imports torch). It b
 identical networks (same layers, same DCGAN init, BCE on logits, Adam 2e-4 (0.5, 0.999))
 and the identical step as ``minigan.bench.dcgan_step``: G forward once; D on a real and a
 fake (detached) batch, one D step; the fake batch through the updated D with target 1,
-backward into G (D's grads are computed too, as in minigan), one G step.
+backward into G with D frozen (no parameter gradients for D, as minigan's
+``frozen(D)``), one G step.
 
     python scripts/torch_compare.py                  # torch only, one JSON line
     python scripts/torch_compare.py --minigan VENV_PYTHON
@@ -66,8 +67,10 @@ def make_step(batch_size, z_dim=100):
         loss_fake.backward()
         opt_D.step()
         opt_G.zero_grad()
+        D.requires_grad_(False)                      # as minigan's frozen(D): dL/dfake only
         loss_G = bce(D(fake), ones)
         loss_G.backward()
+        D.requires_grad_(True)
         opt_G.step()
         return loss_D.item() + loss_fake.item(), loss_G.item()
     return step
