@@ -161,6 +161,9 @@ def evaluate(images, labels=None, parzen_window=True):
         result["within_class_spread"] = within_class_spread(images, labels)
         test_x, test_y = load_mnist("test")
         result["within_class_spread_real"] = within_class_spread(test_x[:, 0], test_y)
+        per_class = within_class_diversity(feats, labels, _test_features["test"], test_y)
+        result["within_class_diversity"] = float(np.mean(per_class))
+        result["within_class_diversity_per_class"] = per_class
     if parzen_window:
         result.update(parzen(images))
     return result
@@ -176,6 +179,35 @@ def within_class_spread(images, labels):
     spreads = [np.sqrt(((x[labels == c] - x[labels == c].mean(0)) ** 2).mean())
                for c in np.unique(labels)]
     return float(np.mean(spreads))
+
+
+def mean_pairwise_distance(f):
+    """The mean Euclidean distance between two different rows of f (n, d), n >= 2:
+    ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b from one Gram matrix (clipped at 0 against
+    rounding), the n zero self-distances left out of the mean. The rows are centred first:
+    distances do not change, and the formula loses no digits to large norms."""
+    f = np.asarray(f, dtype=np.float64)
+    f = f - f.mean(0)
+    sq = (f * f).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2 * f @ f.T
+    np.fill_diagonal(d2, 0)                     # exactly 0, not sqrt(rounding)
+    n = len(f)
+    return float(np.sqrt(np.clip(d2, 0, None)).sum() / (n * (n - 1)))
+
+
+def within_class_diversity(feats, labels, real_feats, real_labels):
+    """Per digit: the mean pairwise distance between samples asked for that digit, in the
+    classifier's feature space, as a fraction of the same for real test digits of that
+    class. 1.0 is as varied as real data; a G that draws one image per label scores 0
+    however high its label accuracy. Returns the ten fractions (a list)."""
+    labels, real_labels = np.asarray(labels), np.asarray(real_labels)
+    out = []
+    for c in range(10):
+        if (labels == c).sum() < 2:
+            raise ValueError(f"within_class_diversity needs >= 2 samples of class {c}")
+        out.append(mean_pairwise_distance(feats[labels == c])
+                   / mean_pairwise_distance(real_feats[real_labels == c]))
+    return out
 
 
 def test_features():
@@ -267,6 +299,10 @@ def format_metrics(m):
     if "within_class_spread" in m:
         lines.append(f"within-class spread (real digits)        {m['within_class_spread']:.3f} "
                      f"({m['within_class_spread_real']:.3f})")
+    if "within_class_diversity" in m:
+        lines.append(f"within-class diversity (real = 1)        {m['within_class_diversity']:.3f} "
+                     f"(classes {min(m['within_class_diversity_per_class']):.3f}-"
+                     f"{max(m['within_class_diversity_per_class']):.3f})")
     if "parzen_ll" in m:
         lines.append(f"Parzen log-likelihood                    {m['parzen_ll']:.1f} +- {m['parzen_se']:.1f}"
                      f"  (sigma {m['parzen_sigma']:.3f})")

@@ -22,7 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "results.json")
 FIELDS = ("lesson", "device", "epochs", "seconds_per_epoch", "frechet_distance", "inception_score",
           "min_class_share", "max_class_share", "label_accuracy", "parzen_ll", "parzen_se", "command",
-          "within_class_spread", "within_class_spread_real", "spearman_w_fd", "w_heldout", "blas_env",
+          "within_class_spread", "within_class_spread_real", "within_class_diversity",
+          "within_class_diversity_per_class", "spearman_w_fd", "w_heldout", "blas_env",
           "label_preservation", "a_to_b", "b_to_a")
 # lesson -> extra flags of the rows the table records (its default run first)
 LESSONS = {
@@ -152,6 +153,11 @@ def notes(rows):
         if "within_class_spread" in m:
             out.append(f"- `{name}`: within-class spread {m['within_class_spread']:.3f} (real test digits "
                        f"{m['within_class_spread_real']:.3f}; 0 would be one image per digit).")
+        if "within_class_diversity" in m:
+            per_class = m["within_class_diversity_per_class"]
+            out.append(f"- `{name}`: within-class diversity {m['within_class_diversity']:.3f} of real digits' "
+                       f"(classes {min(per_class):.3f}-{max(per_class):.3f}; mean pairwise distance "
+                       "in the classifier's features, 1 = as varied as the test digits).")
         if "spearman_w_fd" in m:
             out.append(f"- `{name}`: Spearman ρ between the critic's held-out W estimate and the Fréchet "
                        f"distance over {len(m['w_heldout'])} checkpoints: {m['spearman_w_fd']:.3f}.")

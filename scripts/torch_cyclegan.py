@@ -227,6 +227,9 @@ def train(args):
             curve.append(point)
             print(json.dumps(point), flush=True)
             t0 += time.perf_counter() - t1
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"steps": args.train, "batch_size": bs, "threads": torch.get_num_threads(),
+                      "ms_per_step": round(1000 * seconds / args.train, 1)}), flush=True)
 
 
 def main():

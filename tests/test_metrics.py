@@ -93,6 +93,32 @@ def test_within_class_spread():
     np.testing.assert_allclose(within_class_spread(images, labels), d.mean(), rtol=1e-12)
 
 
+def test_mean_pairwise_distance_against_a_loop():
+    from minigan.metrics import mean_pairwise_distance
+    f = np.random.default_rng(1).normal(size=(7, 5))
+    want = np.mean([np.linalg.norm(f[i] - f[j]) for i in range(7) for j in range(7) if i != j])
+    np.testing.assert_allclose(mean_pairwise_distance(f), want, rtol=1e-10)
+
+
+def test_within_class_diversity():
+    """1 for data as varied as the reference, 0 for one image per label, and it follows a
+    scaling of the spread within one class only."""
+    from minigan.metrics import within_class_diversity
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 30)
+    feats = rng.normal(size=(300, 8)) + 5 * labels[:, None]
+    np.testing.assert_allclose(within_class_diversity(feats, labels, feats, labels), 1.0, rtol=1e-12)
+    protos = np.repeat(feats[::30], 30, axis=0)                       # one point per label
+    assert max(within_class_diversity(protos, labels, feats, labels)) < 1e-6
+    shrunk = feats.copy()
+    shrunk[labels == 3] = 5 * 3 + 0.5 * (feats[labels == 3] - 5 * 3)  # class 3 half as spread
+    got = within_class_diversity(shrunk, labels, feats, labels)
+    np.testing.assert_allclose(got[3], 0.5, rtol=1e-9)               # (Gram-matrix rounding)
+    np.testing.assert_allclose(np.delete(got, 3), 1.0, rtol=1e-9)
+    with pytest.raises(ValueError, match="class 9"):
+        within_class_diversity(feats[:271], labels[:271], feats, labels)
+
+
 def test_best_pixel_map_learns_any_colour_map_but_not_a_neighbourhood():
     """An inversion is a per-pixel map: the table reproduces it (error ~ the bin width).
     A dilation needs each pixel's neighbours: the table cannot, and the ratio of a perfect
