@@ -16,9 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SEEDS, conv_configs, conv_out, convT_configs, convT_out, randn
+from conftest import (SEEDS, assert_gradcheck, conv_configs, conv_out, convT_configs, convT_out,
+                      randn)
 from minigan import backend
 from minigan import layers as L
+from minigan.gradcheck import check_layer
 
 
 def conv2d_loops(x, W, b, s, p):
@@ -170,3 +172,21 @@ def test_invalid_configs_raise():
         L.Conv2d(1, 1, 5).forward(np.zeros((1, 1, 3, 3), np.float32))
     with pytest.raises(ValueError):
         L.ConvTranspose2d(1, 1, 1, padding=2).forward(np.zeros((1, 1, 2, 2), np.float32))
+
+
+# Conv2d's second way: stride 1 with fewer output than input channels runs as a transposed
+# convolution with the flipped kernel. Hypothesis reaches it by chance; these cases always do.
+FEW_OUTPUTS = [dict(n=2, c=4, f=1, k=3, p=1, h=5, w=6), dict(n=1, c=3, f=2, k=7, p=3, h=7, w=7),
+               dict(n=2, c=5, f=1, k=4, p=0, h=6, w=5), dict(n=1, c=2, f=1, k=2, p=1, h=3, w=4)]
+
+
+@pytest.mark.parametrize("cfg", FEW_OUTPUTS, ids=lambda c: f"c{c['c']}f{c['f']}k{c['k']}p{c['p']}")
+def test_conv2d_few_outputs_path_matches_definition_and_gradients(cfg):
+    backend.seed(0)
+    layer = L.Conv2d(cfg["c"], cfg["f"], cfg["k"], stride=1, padding=cfg["p"]).to_dtype(np.float64)
+    assert layer._as_transposed()
+    x = randn(1, (cfg["n"], cfg["c"], cfg["h"], cfg["w"]))
+    y, cache = layer.forward(x)
+    W, b = layer.params["W"], layer.params["b"]
+    np.testing.assert_allclose(y, conv2d_loops(x, W, b, 1, cfg["p"]), rtol=1e-10, atol=1e-10)
+    assert_gradcheck("Conv2d as transposed", check_layer(layer, x), expect={"x", "W", "b"})

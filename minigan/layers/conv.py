@@ -17,8 +17,26 @@ from ..im2col import col2im, conv_out_size, from_chwn, im2col, to_chwn
 from .base import Layer, check_input
 
 
+def transposed_forward(W, x_m, y_shape, k, stride, padding, in_hw):
+    """A transposed convolution without bias, W (C, F, k, k), x_m (C, H*W*N) -> y (F, Ho, Wo, N):
+    cols = W_m^T x_m (F*k*k, H*W*N), one GEMM; col2im adds each kernel offset's block into
+    place (ConvTranspose2d.forward, and Conv2d's stride-1 path with the flipped kernel)."""
+    cols = W.reshape(W.shape[0], -1).T @ x_m                                 # (F*k*k, H*W*N)
+    return col2im(cols, y_shape, k, stride, padding, in_hw)
+
+
 class Conv2d(Layer):
-    """y[n, f, h, w] = b[f] + sum_{c,i,j} W[f, c, i, j] * x_pad[n, c, s*h + i, s*w + j]."""
+    """y[n, f, h, w] = b[f] + sum_{c,i,j} W[f, c, i, j] * x_pad[n, c, s*h + i, s*w + j].
+
+    Computed one of two ways, the same numbers to rounding:
+      * im2col (the usual): copy every k x k patch of the input into a column, one GEMM.
+      * stride 1 with fewer output than input channels (a generator's last layer, 64 -> 1):
+        as the transposed convolution with the kernel flipped and padding k - 1 - p,
+            conv(x; W, p) = conv_transpose(x; V, k - 1 - p),   V[c, f, i, j] = W[f, c, k-1-i, k-1-j]
+        (substitute i -> k - 1 - i in the sum above). Its GEMM, V_m^T x_m, reads the input
+        once; im2col would copy all C channels k*k times (49 x 32 values per output pixel
+        for lesson 07's last 7 x 7 layer) to produce a single channel.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
@@ -39,12 +57,28 @@ class Conv2d(Layer):
         Ho, Wo = self.out_hw(*x.shape[2:])
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} is smaller than the kernel")
+        if self._as_transposed():
+            x_m = to_chwn(x).reshape(self.in_channels, -1)                  # (C, H*W*N)
+            y = transposed_forward(self._flipped(), x_m, (F, Ho, Wo, N), self.k, 1,
+                                   self.k - 1 - self.padding, x.shape[2:])  # (F, Ho, Wo, N)
+            if "b" in self.params:
+                y += self.params["b"].reshape(F, 1, 1, 1)
+            return from_chwn(y), (x.shape, None, x_m)
         cols = im2col(to_chwn(x), self.k, self.stride, self.padding, (Ho, Wo))  # (C*k*k, Ho*Wo*N)
         y = self.params["W"].reshape(F, -1) @ cols                          # (F, Ho*Wo*N)
         if "b" in self.params:
             y += self.params["b"].reshape(F, 1)
         y = from_chwn(y.reshape(F, Ho, Wo, N))                              # (N, F, Ho, Wo) view
-        return y, (x.shape, cols)
+        return y, (x.shape, cols, None)
+
+    def _as_transposed(self):
+        """Stride 1, fewer outputs than inputs, and a padding a transposed conv can crop."""
+        return self.stride == 1 and self.out_channels < self.in_channels and self.padding < self.k
+
+    def _flipped(self):
+        """V[c, f, i, j] = W[f, c, k-1-i, k-1-j]: the kernel of the same convolution written
+        as a transposed one (C, F, k, k)."""
+        return self.params["W"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
     def backward(self, dy, cache):
         """In matrix form y = W_m cols (+ b), with W_m = W.reshape(F, C*k*k):
@@ -53,8 +87,19 @@ class Conv2d(Layer):
             dcols = W_m^T dy_m            (C*k*k, Ho*Wo*N)
             dx    = col2im(dcols): every patch entry's gradient added back to its pixel.
         """
-        x_shape, cols = cache
+        x_shape, cols, x_m = cache
         F = self.out_channels
+        if cols is None:                                 # computed as a transposed conv:
+            N, C, H, W = x_shape                         # ConvTranspose2d's backward on V
+            dy_c = to_chwn(dy)                                               # (F, Ho, Wo, N)
+            dcols = im2col(dy_c, self.k, 1, self.k - 1 - self.padding, (H, W))  # (F*k*k, H*W*N)
+            if not self.frozen:
+                dV = (dcols @ x_m.T).T.reshape(C, F, self.k, self.k)         # dL/dV
+                self.grads["W"] += dV.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]   # V -> W: unflip
+                if "b" in self.params:
+                    self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
+            dx_m = self._flipped().reshape(C, -1) @ dcols                    # (C, H*W*N)
+            return from_chwn(dx_m.reshape(C, H, W, N))
         dy_m = to_chwn(dy).reshape(F, -1)                                    # (F, Ho*Wo*N)
         if not self.frozen:
             # dy_m @ cols.T, computed as (cols @ dy_m.T).T: the same product, but OpenBLAS is
@@ -75,7 +120,7 @@ class Conv2d(Layer):
 
     def backward_input(self, dy, cache):
         """backward without parameter gradients: dx = col2im(W_m^T dy_m); records delta = dy."""
-        x_shape, _ = cache
+        x_shape = cache[0]
         dy_m = to_chwn(dy).reshape(self.out_channels, -1)                    # (F, Ho*Wo*N)
         return self._input_grad(dy_m, x_shape, dy.shape[2:]), dy
 
@@ -84,7 +129,7 @@ class Conv2d(Layer):
             cols_dot = im2col(x_dot)      (C*k*k, Ho*Wo*N)
             y_dot_m  = W_m cols_dot       (F, Ho*Wo*N)
         The tangent cache is cols_dot, which backward2 needs again."""
-        x_shape, _ = cache
+        x_shape = cache[0]
         N, F = x_shape[0], self.out_channels
         Ho, Wo = self.out_hw(*x_shape[2:])
         cols_dot = im2col(to_chwn(x_dot), self.k, self.stride, self.padding, (Ho, Wo))
@@ -144,8 +189,8 @@ class ConvTranspose2d(Layer):
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} gives an empty output")
         x_m = to_chwn(x).reshape(C, -1)                                      # (C, H*W*N)
-        cols = self.params["W"].reshape(C, -1).T @ x_m                       # (F*k*k, H*W*N)
-        y = col2im(cols, (F, Ho, Wo, N), self.k, self.stride, self.padding, (H, W))
+        y = transposed_forward(self.params["W"], x_m, (F, Ho, Wo, N), self.k, self.stride,
+                               self.padding, (H, W))                         # (F, Ho, Wo, N)
         if "b" in self.params:
             y += self.params["b"].reshape(F, 1, 1, 1)
         return from_chwn(y), (x.shape, x_m)                                  # (N, F, Ho, Wo) view
@@ -188,9 +233,8 @@ class ConvTranspose2d(Layer):
         (N, C, H, W), _ = cache
         F = self.out_channels
         x_dot_m = to_chwn(x_dot).reshape(C, -1)                              # (C, H*W*N)
-        cols = self.params["W"].reshape(C, -1).T @ x_dot_m                   # (F*k*k, H*W*N)
-        y_dot = col2im(cols, (F,) + self.out_hw(H, W) + (N,), self.k, self.stride,
-                       self.padding, (H, W))
+        y_dot = transposed_forward(self.params["W"], x_dot_m, (F,) + self.out_hw(H, W) + (N,),
+                                   self.k, self.stride, self.padding, (H, W))
         return from_chwn(y_dot), x_dot_m                                     # (N, F, Ho, Wo) view
 
     def backward2(self, y_bar, delta, x_dot_m, cache):
