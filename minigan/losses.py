@@ -47,13 +47,14 @@ def softmax_cross_entropy(logits, labels):
 
 
 def mse(pred, target):
-    """mean (p - t)^2;  dl/dp = 2 (p - t) / size.  (No lesson uses it yet.)"""
+    """mean (p - t)^2;  dl/dp = 2 (p - t) / size.  (Lesson 07's least-squares GAN loss.)"""
     diff = pred - target
     return float((diff * diff).sum()) / diff.size, 2 * diff / diff.size
 
 
 def l1(pred, target):
-    """mean |p - t|;  dl/dp = sign(p - t) / size  (0 where p = t).  (No lesson uses it yet.)"""
+    """mean |p - t|;  dl/dp = sign(p - t) / size  (0 where p = t).  (Lesson 07's cycle and
+    identity losses.)"""
     xp = backend.get_array_module(pred)
     diff = pred - target
     return float(xp.abs(diff).sum()) / diff.size, xp.sign(diff) / diff.size

@@ -48,9 +48,31 @@ def dcgan_mnist(z_dim=100, c=128, d=64):
     return G, D
 
 
-def make_step(batch_size, z_dim=100):
+def dcgan_mnist_keras(z_dim=100):
+    """minigan.models.dcgan_mnist_keras (lesson 02's --arch keras, lesson 05's nets without
+    labels): G Dense 128*7*7, ReLU, BN -> ConvT 128->128 k4 s2, ReLU, BN -> ConvT 128->64,
+    ReLU, BN -> Conv 64->1 k3, tanh; D four 3x3 convs 16-32-64-128 with LeakyReLU 0.2,
+    Dropout 0.25 and BN -> Dense 2048 -> 1."""
+    G = nn.Sequential(
+        nn.Linear(z_dim, 128 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128, momentum=0.2),
+        nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.ReLU(), nn.BatchNorm2d(128, momentum=0.2),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.ReLU(), nn.BatchNorm2d(64, momentum=0.2),
+        nn.Conv2d(64, 1, 3, 1, 1), nn.Tanh())
+    D = nn.Sequential(
+        nn.Conv2d(1, 16, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.25),
+        nn.Conv2d(16, 32, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.25), nn.BatchNorm2d(32, momentum=0.2),
+        nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.25), nn.BatchNorm2d(64, momentum=0.2),
+        nn.Conv2d(64, 128, 3, 1, 1), nn.LeakyReLU(0.2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(128 * 4 * 4, 1))
+    return G, D
+
+
+NETWORKS = {"small": dcgan_mnist, "keras": dcgan_mnist_keras}
+
+
+def make_step(batch_size, z_dim=100, network="small"):
     torch.manual_seed(0)
-    G, D = dcgan_mnist(z_dim)
+    G, D = NETWORKS[network](z_dim)
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
@@ -134,6 +156,8 @@ def main():
                     help="just run this many steps (for peak-memory measurement) and exit")
     ap.add_argument("--minigan", metavar="PYTHON",
                     help="afterwards run PYTHON -m minigan.bench --skip-layers with the same threads")
+    ap.add_argument("--network", choices=tuple(NETWORKS), default="small",
+                    help="small: minigan.bench's dcgan_step network; keras: lesson 02's default")
     ap.add_argument("--wgan-gp", action="store_true",
                     help="time lesson 06's critic step (batch 50) with and without the penalty")
     args = ap.parse_args()
@@ -161,8 +185,9 @@ def main():
 
     sizes = (32, 64, 128, 256) if args.scaling else (args.batch_size,)
     for bs in sizes:
-        ms = median_ms(make_step(bs), args.repeats)
-        print(json.dumps({"name": "torch_dcgan_step", "batch_size": bs, "ms": round(ms, 2),
+        ms = median_ms(make_step(bs, network=args.network), args.repeats)
+        print(json.dumps({"name": "torch_dcgan_step", "network": args.network, "batch_size": bs,
+                          "ms": round(ms, 2),
                           "threads": threads, "torch": torch.__version__}), flush=True)
     if args.minigan:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
