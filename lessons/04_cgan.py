@@ -78,7 +78,7 @@ from minigan.optim import SGD, Adam
 LESSON = "04_cgan"
 # Per-architecture defaults, applied after parsing to every flag left unset.
 ARCHS = {
-    "dcgan": dict(epochs=6, batch_size=64),     # carpedm20's conditional DCGAN
+    "dcgan": dict(epochs=7, batch_size=64),     # carpedm20's conditional DCGAN
     "paper": dict(epochs=20, batch_size=100),   # Mirza & Osindero's MLPs
 }
 ALIASES = {"mlp": "paper"}                               # the name --arch paper had before

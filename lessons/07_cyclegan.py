@@ -74,7 +74,7 @@ from minigan.models import patch_discriminator, resnet_generator
 from minigan.optim import Adam
 
 LESSON = "07_cyclegan"
-parser = train.make_parser(LESSON, __doc__, epochs=1, batch_size=16, lr=2e-4, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=2, batch_size=32, lr=2e-4, b1=0.5,
                            sample_interval=100)
 parser.add_argument("--channels", type=train.positive_int, default=32,
                     help="generators' base channels (default: %(default)s; the paper's: 64)")
