@@ -38,6 +38,16 @@ def he_normal(shape, transposed=False, dtype=np.float32):
     return normal(shape, np.sqrt(2.0 / fan_in), dtype)
 
 
+def sigmoid_bias_from_marginals(images, eps=1e-7):
+    """The bias b of a sigmoid output layer such that sigmoid(b) is the data's mean image:
+    b = log(m / (1 - m)), m the per-pixel mean clipped to [eps, 1 - eps] (pixels that are
+    always 0 get a large negative bias instead of -inf). The GAN authors' mnist.yaml starts
+    G's output layer so (pylearn2's init_sigmoid_bias_from_marginals, eps 1e-7): an untrained
+    G already draws the average digit. images (N, ...) in [0, 1] -> (prod(...),) float32."""
+    m = np.clip(np.asarray(images, np.float64).reshape(len(images), -1).mean(0), eps, 1 - eps)
+    return np.log(m / (1 - m)).astype(np.float32)
+
+
 def dcgan_init(model, std=0.02):
     """Re-initialise a model DCGAN-style: conv/dense weights ~ N(0, std), biases 0,
     BatchNorm gamma ~ N(1, std), beta 0 (as in the PyTorch DCGAN reference code)."""

@@ -96,6 +96,28 @@ def mlp_gan(z_dim=100, side=28, g_hidden=(128, 256, 512, 1024), d_hidden=(512, 2
     return G, D
 
 
+def gan_paper_mnist(z_dim=100, side=28):
+    """(G, D) of the GAN paper's MNIST model, as the authors' mnist.yaml (goodfeli/
+    adversarial) defines them; weights uniform in +-irange, biases 0:
+
+    G: z (N, 100) -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid      irange 0.05
+       (the lesson sets the output bias from the data: init.sigmoid_bias_from_marginals)
+    D: images -> flatten -> dropout (keep 0.8) -> maxout 240 x 5 -> dropout (keep 0.5)
+       -> maxout 240 x 5 -> dropout (keep 0.5) -> 1 logit        irange 0.005
+    (pylearn2 drops a layer's *inputs*, scaled by 1 / keep: 1.25 and 2, the yaml's
+    input scales.) G outputs (N, 1, 28, 28) like every other G here."""
+    pixels = side * side
+    G = Sequential(Dense(z_dim, 1200), ReLU(), Dense(1200, 1200), ReLU(),
+                   Dense(1200, pixels), Sigmoid(), Reshape((1, side, side)))
+    D = Sequential(Flatten(), Dropout(0.2), Maxout(pixels, 240, 5), Dropout(0.5),
+                   Maxout(240, 240, 5), Dropout(0.5), Dense(240, 1))
+    for model, irange in ((G, 0.05), (D, 0.005)):
+        for _, owner, key in model.parameters():
+            p = owner.params[key]
+            p[...] = init.uniform(p.shape, irange) if key == "W" else 0
+    return G, D
+
+
 # ----------------------------------------------------------------------------- lesson 04
 
 

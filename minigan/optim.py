@@ -55,6 +55,20 @@ class Optimizer:
                 a[...] = backend.asarray(saved, dtype=a.dtype)
 
 
+def exponential_decay(lr0, step, factor, floor):
+    """pylearn2's ExponentialDecay, as the GAN and CGAN papers use it: after `step` updates
+    the rate is lr0 / factor^step, never below floor (GAN: 0.1, 1.000004, 1e-6)."""
+    return max(lr0 / factor ** step, floor)
+
+
+def linear_momentum(epoch, start, saturate, initial, final):
+    """pylearn2's MomentumAdjustor: momentum `initial` until epoch `start`, then linear to
+    `final` at epoch `saturate`, constant after (GAN: 0.5 -> 0.7 between epochs 1 and 250).
+    Its counter starts at 1 in the first epoch, so epoch here counts from 1."""
+    alpha = min(max((epoch - start) / (saturate - start), 0.0), 1.0)
+    return initial + alpha * (final - initial)
+
+
 class SGD(Optimizer):
     """v <- momentum v + g;  p <- p - lr v   (PyTorch's form; momentum 0 is plain SGD)."""
     slots = ("v",)

@@ -156,10 +156,11 @@ def setup(args):
         fail(f"cannot write to --out {args.out}: {exc.strerror or exc}")
 
 
-def training_data(args, low=-1.0):
-    """MNIST train+valid (60,000; or --subset N) scaled to [low, 1], as seeded Batches."""
+def training_data(args, low=-1.0, split="train+valid"):
+    """MNIST train+valid (60,000; or --subset N) scaled to [low, 1], as seeded Batches.
+    split="train": the first 50,000 only (the GAN paper's; "valid" is then held out)."""
     from .data import load_mnist
-    x, y = load_mnist("train+valid")
+    x, y = load_mnist(split)
     if args.subset:
         x, y = x[:args.subset], y[:args.subset]
     if args.batch_size > len(x):

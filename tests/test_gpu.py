@@ -468,7 +468,7 @@ def test_lesson_step_budget(lesson_runs):
 # The lessons' other networks: one counted run each, on the stand-in (and on real CuPy
 # where there is a GPU), with their budgets.
 VARIANTS = {
-    "01_gan --arch paper": {"h2d": 1 + 3 * 3, "sync": 3},    # z, 3 Dropout masks x 3 D passes
+    "01_gan --arch paper": {"h2d": 1 + 3 * 2, "sync": 3},    # z, 3 Dropout masks x 2 D passes
     "02_dcgan --arch small": BUDGET["02_dcgan"],
     "02_dcgan --arch keras": {"h2d": 1 + 4 * 3, "sync": 3},  # z, 4 Dropout masks x 3 D passes
     "03_wgan --arch dcgan": BUDGET["03_wgan"],

@@ -134,3 +134,37 @@ def test_best_pixel_map_learns_any_colour_map_but_not_a_neighbourhood():
     plain = metrics.translation_errors(x, 1 - x, 1 - dilated)   # inverting only
     assert plain["ratio_to_best_pixel_map"] >= 0.99             # no better than the table
     assert plain["ratio_to_identity"] < 0.5                     # though far better than nothing
+
+
+def test_sigmoid_bias_from_marginals():
+    """sigmoid(b) is the mean image; pixels that are always 0 (or 1) stay finite."""
+    from minigan.init import sigmoid_bias_from_marginals
+    x = np.zeros((4, 1, 2, 2))
+    x[:, 0, 0, 0] = [0, 1, 1, 1]                          # mean 0.75
+    x[:, 0, 0, 1] = 1                                     # mean 1
+    x[:2, 0, 1, 0] = 0.5                                  # mean 0.25
+    b = sigmoid_bias_from_marginals(x)
+    assert b.shape == (4,) and b.dtype == np.float32 and np.all(np.isfinite(b))
+    np.testing.assert_allclose(1 / (1 + np.exp(-b.astype(np.float64))), [0.75, 1 - 1e-7, 0.25, 1e-7],
+                               rtol=1e-5)
+
+
+def test_gan_paper_mnist_follows_the_yaml():
+    """Layer sizes, irange 0.05 (G) and 0.005 (D), zero biases, dropout 0.2 / 0.5 / 0.5."""
+    from minigan import backend, layers as L
+    from minigan.models import gan_paper_mnist
+    backend.seed(0)
+    G, D = gan_paper_mnist()
+    dense_g = [l for l in G.layers if isinstance(l, L.Dense)]
+    assert [l.params["W"].shape for l in dense_g] == [(100, 1200), (1200, 1200), (1200, 784)]
+    assert [(l.units, l.pieces) for l in D.layers if isinstance(l, L.Maxout)] == [(240, 5), (240, 5)]
+    assert [l.p for l in D.layers if isinstance(l, L.Dropout)] == [0.2, 0.5, 0.5]
+    for model, irange in ((G, 0.05), (D, 0.005)):
+        for name, owner, key in model.parameters():
+            p = owner.params[key]
+            if key == "W":
+                assert np.abs(p).max() <= irange and np.abs(p).max() > 0.9 * irange, name
+            else:
+                assert not np.any(p), name
+    images, _ = G.forward(np.zeros((3, 100), np.float32), train=False)
+    assert images.shape == (3, 1, 28, 28)

@@ -183,3 +183,21 @@ def test_adam_minimises_a_quadratic(dtype):
     assert W.dtype == dtype
     assert float((a * (W - c) ** 2).sum()) < 1e-6 * f0
     np.testing.assert_allclose(W, c, atol=2e-3)
+
+
+def test_exponential_decay_is_pylearn2s():
+    """lr0 / factor^t, floored: the GAN yaml's 0.1, 1.000004, 1e-6."""
+    from minigan.optim import exponential_decay
+    assert exponential_decay(0.1, 0, 1.000004, 1e-6) == 0.1
+    assert exponential_decay(0.1, 250_000, 1.000004, 1e-6) == pytest.approx(0.1 / 1.000004 ** 250_000, rel=1e-12)
+    assert exponential_decay(0.1, 250_000, 1.000004, 1e-6) == pytest.approx(0.0367879, rel=1e-5)  # ~e^-1
+    assert exponential_decay(0.1, 10 ** 7, 1.000004, 1e-6) == 1e-6                   # the floor
+
+
+def test_linear_momentum_is_pylearn2s_momentum_adjustor():
+    """0.5 through epoch 1 (start), linear to 0.7 at epoch 250 (saturate), 0.7 after."""
+    from minigan.optim import linear_momentum
+    m = [linear_momentum(e, 1, 250, 0.5, 0.7) for e in (1, 2, 125.5, 250, 400)]
+    assert m[0] == 0.5 and m[3] == pytest.approx(0.7) and m[4] == pytest.approx(0.7)
+    assert m[1] == pytest.approx(0.5 + 0.2 / 249)
+    assert m[2] == pytest.approx(0.6)
