@@ -48,6 +48,26 @@ def dcgan_mnist(z_dim=100, c=128, d=64):
     return G, D
 
 
+def dcgan_mnist_deep(z_dim=100):
+    """minigan.models.dcgan_mnist_deep (lesson 02's default, minigan.bench's
+    dcgan_large_step): the small G, D Conv 1->32 k4 s2 -> 32->64 k4 s2, BN -> 64->128 k3 s2,
+    BN (LeakyReLU 0.2 after each) -> Dense 2048 -> 1; DCGAN init."""
+    G, _ = dcgan_mnist(z_dim)
+    D = nn.Sequential(
+        nn.Conv2d(1, 32, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 3, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(128 * 4 * 4, 1))
+    for m in D.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return G, D
+
+
 def dcgan_mnist_keras(z_dim=100):
     """minigan.models.dcgan_mnist_keras (lesson 02's --arch keras, lesson 05's nets without
     labels): G Dense 128*7*7, ReLU, BN -> ConvT 128->128 k4 s2, ReLU, BN -> ConvT 128->64,
@@ -67,7 +87,7 @@ def dcgan_mnist_keras(z_dim=100):
     return G, D
 
 
-NETWORKS = {"small": dcgan_mnist, "keras": dcgan_mnist_keras}
+NETWORKS = {"small": dcgan_mnist, "deep": dcgan_mnist_deep, "keras": dcgan_mnist_keras}
 
 
 def make_step(batch_size, z_dim=100, network="small"):
@@ -157,7 +177,8 @@ def main():
     ap.add_argument("--minigan", metavar="PYTHON",
                     help="afterwards run PYTHON -m minigan.bench --skip-layers with the same threads")
     ap.add_argument("--network", choices=tuple(NETWORKS), default="small",
-                    help="small: minigan.bench's dcgan_step network; keras: lesson 02's default")
+                    help="small: minigan.bench's dcgan_step network; deep: lesson 02's default "
+                         "(dcgan_large_step); keras: lesson 02's --arch keras")
     ap.add_argument("--wgan-gp", action="store_true",
                     help="time lesson 06's critic step (batch 50) with and without the penalty")
     args = ap.parse_args()
