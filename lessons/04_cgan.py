@@ -52,11 +52,10 @@ keeps its samples apart: it rescales every feature to unit variance *across the 
 so G cannot shrink the differences between samples to zero. The MLP has nothing that
 does this. The measurements behind both: docs/lessons/04_cgan.md.
 
-Measured at the defaults (python lessons/04_cgan.py; 6 epochs, median 397 s each = 40 min
-on the 2-core CPU): label accuracy 99.08%, Frechet distance 10.50, every digit 9.9-10.2%
-of the samples, within-class spread 0.223 against real digits' 0.229 (z matters), Parzen
-log-likelihood 203 (docs/results.md; the run before the matching-aware D: 98.47%, FD
-7.97 after 7 epochs, docs/lessons/04_cgan.md).
+Measured at the defaults (python lessons/04_cgan.py; 7 epochs, median 396 s each = 46
+min on the 2-core CPU): label accuracy 99.09%, Frechet distance 7.87, every digit
+9.8-10.2% of the samples, within-class diversity 0.94 of real digits' (z matters),
+Parzen log-likelihood 208 (docs/results.md; the trials: docs/lessons/04_cgan.md).
 """
 # %%
 import argparse
