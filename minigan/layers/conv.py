@@ -25,6 +25,15 @@ def transposed_forward(W, x_m, y_shape, k, stride, padding, in_hw):
     return col2im(cols, y_shape, k, stride, padding, in_hw)
 
 
+def transposed_backward(W, dy_c, x_m, k, stride, padding, in_hw, weight_grad=True):
+    """Its backward without the bias: dcols = im2col(dy) (F*k*k, H*W*N), the adjoint of
+    col2im; dW_m = x_m dcols^T (C, F*k*k), computed as (dcols x_m^T)^T (faster in OpenBLAS,
+    see Conv2d.backward), or None; dx_m = W_m dcols (C, H*W*N). Returns (dW, dx_m)."""
+    dcols = im2col(dy_c, k, stride, padding, in_hw)                         # (F*k*k, H*W*N)
+    dW = (dcols @ x_m.T).T.reshape(W.shape) if weight_grad else None
+    return dW, W.reshape(W.shape[0], -1) @ dcols
+
+
 class Conv2d(Layer):
     """y[n, f, h, w] = b[f] + sum_{c,i,j} W[f, c, i, j] * x_pad[n, c, s*h + i, s*w + j].
 
@@ -92,13 +101,12 @@ class Conv2d(Layer):
         if cols is None:                                 # computed as a transposed conv:
             N, C, H, W = x_shape                         # ConvTranspose2d's backward on V
             dy_c = to_chwn(dy)                                               # (F, Ho, Wo, N)
-            dcols = im2col(dy_c, self.k, 1, self.k - 1 - self.padding, (H, W))  # (F*k*k, H*W*N)
+            dV, dx_m = transposed_backward(self._flipped(), dy_c, x_m, self.k, 1,
+                                           self.k - 1 - self.padding, (H, W), not self.frozen)
             if not self.frozen:
-                dV = (dcols @ x_m.T).T.reshape(C, F, self.k, self.k)         # dL/dV
                 self.grads["W"] += dV.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]   # V -> W: unflip
                 if "b" in self.params:
                     self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
-            dx_m = self._flipped().reshape(C, -1) @ dcols                    # (C, H*W*N)
             return from_chwn(dx_m.reshape(C, H, W, N))
         dy_m = to_chwn(dy).reshape(F, -1)                                    # (F, Ho*Wo*N)
         if not self.frozen:
@@ -204,13 +212,13 @@ class ConvTranspose2d(Layer):
         """
         (N, C, H, W), x_m = cache
         dy_c = to_chwn(dy)                                                   # (F, Ho, Wo, N)
-        dcols = im2col(dy_c, self.k, self.stride, self.padding, (H, W))     # (F*k*k, H*W*N)
+        dW, dx_m = transposed_backward(self.params["W"], dy_c, x_m, self.k, self.stride,
+                                       self.padding, (H, W), not self.frozen)
         if not self.frozen:
-            # x_m @ dcols.T, computed as (dcols @ x_m.T).T (faster in OpenBLAS, see Conv2d)
-            self.grads["W"] += (dcols @ x_m.T).T.reshape(self.params["W"].shape)
+            self.grads["W"] += dW
             if "b" in self.params:
                 self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
-        return self._input_grad(dcols, (N, C, H, W))
+        return from_chwn(dx_m.reshape(C, H, W, N))                           # (N, C, H, W) view
 
     def _input_grad(self, dcols, x_shape):
         """dx_m = W_m dcols  (C, H*W*N), as (N, C, H, W) view."""
