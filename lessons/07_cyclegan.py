@@ -77,7 +77,7 @@ from minigan.models import patch_discriminator, resnet_generator
 from minigan.optim import Adam
 
 LESSON = "07_cyclegan"
-parser = train.make_parser(LESSON, __doc__, epochs=1, batch_size=16, lr=2e-4, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=1, batch_size=32, lr=2e-4, b1=0.5,
                            sample_interval=100)
 parser.add_argument("--channels", type=train.positive_int, default=32,
                     help="generators' base channels (default: %(default)s; the paper's: 64)")
@@ -91,9 +91,9 @@ parser.add_argument("--residual-blocks", type=train.positive_int, default=3,
 parser.add_argument("--cycle-weight", type=float, default=10.0,
                     help="lambda, the weight of the cycle loss (default: %(default)s; 0 turns "
                          "it off)")
-parser.add_argument("--identity-weight", type=float, default=0.5,
+parser.add_argument("--identity-weight", type=float, default=0.0,
                     help="the identity loss's weight, as a fraction of lambda (default: "
-                         "%(default)s)")
+                         "%(default)s; the paper's 0.5 makes F draw outlines here, see the docs)")
 parser.add_argument("--pool-size", type=int, default=50,
                     help="images in each discriminator's history (default: %(default)s; 0: none)")
 parser.add_argument("--decay-from", type=train.fraction, default=0.5,
