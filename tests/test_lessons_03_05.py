@@ -101,7 +101,7 @@ def test_cgan_bad_flags(tmp_path):
     proc = lesson("03_wgan.py", "--clip", "-1", "--out", str(tmp_path), check=False)
     assert proc.returncode == 2 and "--clip" in proc.stderr and "Traceback" not in proc.stderr
     help_text = " ".join(lesson("04_cgan.py", "--help").stdout.split())
-    assert "default: 6 for --arch dcgan, 20 for --arch paper" in help_text
+    assert "default: 7 for --arch dcgan, 20 for --arch paper" in help_text
     assert "--optimizer" in help_text
 
 
