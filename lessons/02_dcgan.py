@@ -57,13 +57,14 @@ except ImportError:  # run from a checkout without installing
 from minigan import backend, train
 from minigan.layers import frozen
 from minigan.losses import bce_with_logits
-from minigan.models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_keras
+from minigan.models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_fc, dcgan_mnist_keras
 from minigan.optim import Adam
 
 LESSON = "02_dcgan"
 ARCHS = {"deep": dict(epochs=30, batch_size=128), "small": dict(epochs=30, batch_size=128),
-         "keras": dict(epochs=10, batch_size=64)}
-NETWORKS = {"deep": dcgan_mnist_deep, "small": dcgan_mnist, "keras": dcgan_mnist_keras}
+         "keras": dict(epochs=10, batch_size=64), "fc": dict(epochs=20, batch_size=128)}
+NETWORKS = {"deep": dcgan_mnist_deep, "small": dcgan_mnist, "keras": dcgan_mnist_keras,
+            "fc": dcgan_mnist_fc}
 parser = train.make_parser(LESSON, __doc__, batch_size=None, lr=2e-4, b1=0.5, arch_table=ARCHS)
 parser.add_argument("--arch", choices=tuple(ARCHS), default="deep",
                     help="deep (default: D with a third convolution that sees the whole "

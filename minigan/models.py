@@ -67,6 +67,38 @@ def dcgan_mnist_deep(z_dim=100, g_channels=128, d_channels=32):
     return G, init.dcgan_init(D)
 
 
+def dcgan_mnist_fc(z_dim=100, g_channels=128, d_channels=64, hidden=1024):
+    """(G, D) of lesson 02's default: the MNIST networks of InfoGAN (Chen et al. 2016,
+    appendix C.1, table 5), without InfoGAN's extra code inputs and Q head. The DCGAN
+    recipe (stride-2 transposed convolutions with BatchNorm and ReLU in G, stride-2
+    convolutions with BatchNorm and LeakyReLU 0.2 in D, N(0, 0.02) init) plus one hidden
+    dense layer of ``hidden`` units on each side of the convolutions.
+
+    G: z -> Dense 1024, BN, ReLU -> Dense 128*7*7, BN, ReLU -> (128, 7, 7)
+       -> ConvT 128->64 k4 s2 p1 (14x14), BN, ReLU -> ConvT 64->1 k4 s2 p1 (28x28), tanh
+    D: Conv 1->64 k4 s2 p1 (14x14), LeakyReLU 0.2 -> Conv 64->128 k4 s2 p1 (7x7), BN,
+       LeakyReLU 0.2 -> Dense 6272 -> 1024, BN, LeakyReLU 0.2 -> Dense -> 1 logit
+    D's hidden layer reads the whole 7 x 7 map at once: a nonlinear feature of the digit's
+    global shape, which a linear read-out of local evidence (``dcgan_mnist``) cannot form.
+    """
+    c, d = g_channels, d_channels
+    G = Sequential(
+        Dense(z_dim, hidden), BatchNorm1d(hidden), ReLU(),
+        Dense(hidden, c * 7 * 7), BatchNorm1d(c * 7 * 7), ReLU(),
+        Reshape((c, 7, 7)),
+        ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), BatchNorm2d(c // 2), ReLU(),  # 7 -> 14
+        ConvTranspose2d(c // 2, 1, 4, stride=2, padding=1), Tanh(),                       # 14 -> 28
+    )
+    D = Sequential(
+        Conv2d(1, d, 4, stride=2, padding=1), LeakyReLU(0.2),                              # 28 -> 14
+        Conv2d(d, 2 * d, 4, stride=2, padding=1), BatchNorm2d(2 * d), LeakyReLU(0.2),      # 14 -> 7
+        Flatten(),
+        Dense(2 * d * 7 * 7, hidden), BatchNorm1d(hidden), LeakyReLU(0.2),
+        Dense(hidden, 1),
+    )
+    return init.dcgan_init(G), init.dcgan_init(D)
+
+
 # ----------------------------------------------------------------------------- lessons 01, 03
 
 

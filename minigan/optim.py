@@ -27,6 +27,16 @@ class Optimizer:
         xp = backend.xp()
         self.state = {slot: {name: xp.zeros_like(owner.params[key]) for name, owner, key in self.params}
                       for slot in self.slots}
+        self._scratch = None
+
+    def scratch(self, p):
+        """A temporary array shaped like p, overwritten by the next call. One buffer (as
+        large as the largest parameter) serves every update: a fresh temporary for a
+        6-million-entry weight costs more than its arithmetic (the memory is mapped and
+        zeroed again on every step)."""
+        if self._scratch is None or self._scratch.size < p.size or self._scratch.dtype != p.dtype:
+            self._scratch = backend.get_array_module(p).empty(p.size, dtype=p.dtype)
+        return self._scratch[:p.size].reshape(p.shape)
 
     def zero_grad(self):
         for _, owner, key in self.params:
@@ -81,7 +91,9 @@ class SGD(Optimizer):
         v = self.state["v"][name]
         v *= self.momentum
         v += g
-        p -= self.lr * v
+        tmp = self.scratch(p)
+        backend.get_array_module(p).multiply(v, self.lr, out=tmp)
+        p -= tmp
 
 
 class Adam(Optimizer):
@@ -98,19 +110,21 @@ class Adam(Optimizer):
 
     def update(self, name, p, g):
         xp = backend.get_array_module(p)
-        m, v = self.state["m"][name], self.state["v"][name]
+        m, v, tmp = self.state["m"][name], self.state["v"][name], self.scratch(p)
+        # Every operation writes in place (out=): no array is allocated per step.
         m *= self.b1
-        m += (1 - self.b1) * g
+        xp.multiply(g, 1 - self.b1, out=tmp)
+        m += tmp                                               # m = b1 m + (1 - b1) g
         v *= self.b2
-        v += (1 - self.b2) * (g * g)
-        # sqrt(v_hat) = sqrt(v) / sqrt(1 - b2^t). The update is computed in place in one
-        # temporary array (these are big arrays: a copy per operator would cost more).
-        update = xp.sqrt(v)
-        update *= 1 / math.sqrt(1 - self.b2 ** self.t)
-        update += self.eps                                     # sqrt(v_hat) + eps
-        xp.divide(m, update, out=update)
-        update *= self.lr / (1 - self.b1 ** self.t)            # lr * m_hat / (sqrt(v_hat) + eps)
-        p -= update
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - self.b2
+        v += tmp                                               # v = b2 v + (1 - b2) g^2
+        xp.sqrt(v, out=tmp)
+        tmp *= 1 / math.sqrt(1 - self.b2 ** self.t)            # sqrt(v_hat)
+        tmp += self.eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= self.lr / (1 - self.b1 ** self.t)               # lr m_hat / (sqrt(v_hat) + eps)
+        p -= tmp
 
 
 class RMSprop(Optimizer):
@@ -124,6 +138,13 @@ class RMSprop(Optimizer):
     def update(self, name, p, g):
         xp = backend.get_array_module(p)
         s = self.state["s"][name]
+        tmp = self.scratch(p)
         s *= self.alpha
-        s += (1 - self.alpha) * g * g
-        p -= self.lr * g / (xp.sqrt(s) + self.eps)
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - self.alpha
+        s += tmp                                               # s = a s + (1 - a) g^2
+        xp.sqrt(s, out=tmp)
+        tmp += self.eps
+        xp.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp                                               # p -= lr g / (sqrt(s) + eps)
