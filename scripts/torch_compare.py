@@ -38,14 +38,19 @@ def dcgan_mnist(z_dim=100, c=128, d=64):
         nn.Conv2d(1, d, 4, 2, 1), nn.LeakyReLU(0.2),
         nn.Conv2d(d, 2 * d, 4, 2, 1), nn.BatchNorm2d(2 * d), nn.LeakyReLU(0.2),
         nn.Flatten(), nn.Linear(2 * d * 7 * 7, 1))
-    for m in list(G.modules()) + list(D.modules()):           # DCGAN init, as minigan.init
+    return dcgan_init(G), dcgan_init(D)
+
+
+def dcgan_init(net):
+    """As minigan.init.dcgan_init: weights N(0, 0.02), BatchNorm gamma N(1, 0.02), biases 0."""
+    for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
-    return G, D
+    return net
 
 
 def dcgan_mnist_deep(z_dim=100):
@@ -58,14 +63,26 @@ def dcgan_mnist_deep(z_dim=100):
         nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
         nn.Conv2d(64, 128, 3, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
         nn.Flatten(), nn.Linear(128 * 4 * 4, 1))
-    for m in D.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
-    return G, D
+    return G, dcgan_init(D)
+
+
+def dcgan_mnist_fc(z_dim=100, c=128, d=64, hidden=1024):
+    """minigan.models.dcgan_mnist_fc (InfoGAN's MNIST nets, lesson 02's --arch fc): G Dense
+    1024, BN, ReLU -> Dense 128*7*7, BN, ReLU -> ConvT 128->64 k4 s2, BN, ReLU -> ConvT
+    64->1, tanh; D Conv 1->64 k4 s2, LeakyReLU -> 64->128, BN, LeakyReLU -> Dense 1024, BN,
+    LeakyReLU -> 1; DCGAN init."""
+    G = nn.Sequential(
+        nn.Linear(z_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        nn.Linear(hidden, c * 7 * 7), nn.BatchNorm1d(c * 7 * 7), nn.ReLU(),
+        nn.Unflatten(1, (c, 7, 7)),
+        nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU(),
+        nn.ConvTranspose2d(c // 2, 1, 4, 2, 1), nn.Tanh())
+    D = nn.Sequential(
+        nn.Conv2d(1, d, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(d, 2 * d, 4, 2, 1), nn.BatchNorm2d(2 * d), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(2 * d * 7 * 7, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2),
+        nn.Linear(hidden, 1))
+    return dcgan_init(G), dcgan_init(D)
 
 
 def dcgan_mnist_keras(z_dim=100):
@@ -87,7 +104,8 @@ def dcgan_mnist_keras(z_dim=100):
     return G, D
 
 
-NETWORKS = {"small": dcgan_mnist, "deep": dcgan_mnist_deep, "keras": dcgan_mnist_keras}
+NETWORKS = {"small": dcgan_mnist, "deep": dcgan_mnist_deep, "keras": dcgan_mnist_keras,
+            "fc": dcgan_mnist_fc}
 
 
 def make_step(batch_size, z_dim=100, network="small"):
@@ -178,7 +196,7 @@ def main():
                     help="afterwards run PYTHON -m minigan.bench --skip-layers with the same threads")
     ap.add_argument("--network", choices=tuple(NETWORKS), default="small",
                     help="small: minigan.bench's dcgan_step network; deep: lesson 02's default "
-                         "(dcgan_large_step); keras: lesson 02's --arch keras")
+                         "(dcgan_large_step); keras: lesson 02's --arch keras; fc: --arch fc")
     ap.add_argument("--wgan-gp", action="store_true",
                     help="time lesson 06's critic step (batch 50) with and without the penalty")
     args = ap.parse_args()
