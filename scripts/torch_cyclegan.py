@@ -236,11 +236,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--train", type=int, default=0, metavar="STEPS")
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=32)         # lesson 07's defaults
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--d-channels", type=int, default=64)
     ap.add_argument("--residual-blocks", type=int, default=3)
-    ap.add_argument("--patch", type=int, choices=(12, 26), default=12)
+    ap.add_argument("--patch", type=int, choices=(12, 26), default=26)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--decay-from", type=float, default=0.5)
     ap.add_argument("--eval-images", type=int, default=500)
