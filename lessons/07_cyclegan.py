@@ -42,8 +42,7 @@ Without the cycle loss (--cycle-weight 0) every input becomes the same 7-like st
 (label preservation 11%, chance): the paper's ablation. docs/lessons/07_cyclegan.md has
 the curves, what keeps a digit's identity, and why the pixel error stops above zero (G
 hides traces of a in G(a), which the cycle loss rewards, less so against a D that sees
-whole strokes). The step matches PyTorch's to
-1e-15 (scripts/torch_cyclegan.py --check).
+whole strokes). The step matches PyTorch's to 1e-15 (scripts/torch_cyclegan.py --check).
 
 Networks (minigan/models.py): G and F are resnet_generator (--channels base channels,
 two stride-2 downsamplings, --residual-blocks residual blocks, InstanceNorm and

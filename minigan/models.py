@@ -68,7 +68,7 @@ def dcgan_mnist_deep(z_dim=100, g_channels=128, d_channels=32):
 
 
 def dcgan_mnist_fc(z_dim=100, g_channels=128, d_channels=64, hidden=1024):
-    """(G, D) of lesson 02's default: the MNIST networks of InfoGAN (Chen et al. 2016,
+    """(G, D) of lesson 02's --arch fc: the MNIST networks of InfoGAN (Chen et al. 2016,
     appendix C.1, table 5), without InfoGAN's extra code inputs and Q head. The DCGAN
     recipe (stride-2 transposed convolutions with BatchNorm and ReLU in G, stride-2
     convolutions with BatchNorm and LeakyReLU 0.2 in D, N(0, 0.02) init) plus one hidden
