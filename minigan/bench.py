@@ -9,7 +9,9 @@ Prints one JSON line per item:
 * one line per layer of G and D: forward + backward at the DCGAN-MNIST shapes;
 * ``dcgan_step``: one full training step (see ``dcgan_step`` below) of the small network
   (lesson 02's ``--arch small``; the name stays, other tools read it);
-* ``dcgan_large_step``: the same step for lesson 02's default network;
+* ``dcgan_large_step``: the same step for lesson 02's ``--arch deep`` (its default until
+  session 9; the name stays);
+* ``dcgan_fc_step``: the same step for lesson 02's default network (``--arch fc``);
 * ``wgan_gp_critic_step``: one critic step of lesson 06 (real and fake batches, and the
   gradient penalty's four passes, minigan.penalty), with the same step without the
   penalty and the ratio of the two;
@@ -43,7 +45,7 @@ from . import backend
 from .layers import Conv2d, ConvTranspose2d, Dense, Sequential, frozen
 from .losses import bce_with_logits
 from .losses import mean
-from .models import dcgan_mnist, dcgan_mnist_deep, wgan_gp_mnist
+from .models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_fc, wgan_gp_mnist
 from .optim import Adam
 from .penalty import gradient_penalty
 
@@ -344,9 +346,12 @@ def main(argv=None):
             emit(line)
 
     emit(step_line(args.batch_size, args.repeats, peak))
-    # lesson 02's default network (the line above times the small one, --arch small)
+    # lesson 02's other networks (the line above times the small one, --arch small):
+    # --arch deep under the name it had as the default, and today's default, --arch fc
     emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_large_step",
                    network=dcgan_mnist_deep))
+    emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_fc_step",
+                   network=dcgan_mnist_fc))
     emit(wgan_gp_critic_line(args.batch_size, args.repeats))
     if args.scaling:
         for bs in (32, 64, 128, 256):

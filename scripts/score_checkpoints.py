@@ -23,7 +23,8 @@ def generator(lesson, args):
     """G of the lesson and arch that wrote the checkpoint, and a sampler labels/n -> [0, 1]."""
     z_dim = args["latent_dim"]
     if lesson == "02_dcgan":
-        G, _ = {"small": models.dcgan_mnist, "keras": models.dcgan_mnist_keras}.get(
+        G, _ = {"small": models.dcgan_mnist, "keras": models.dcgan_mnist_keras,
+                "fc": models.dcgan_mnist_fc}.get(
             args.get("arch"), models.dcgan_mnist_deep)(z_dim)
         return G, lambda n: (G.forward(backend.randn(n, z_dim), train=False)[0] + 1) / 2
     if lesson == "04_cgan" and args.get("arch", "dcgan") == "dcgan":

@@ -28,16 +28,22 @@ import torch
 from torch import nn
 
 
+def g_convs(c):
+    """G's part after its dense layer(s): (c*7*7) -> ConvT c->c/2 (14x14) -> ConvT -> 1 (28x28), tanh."""
+    return [nn.Unflatten(1, (c, 7, 7)),
+            nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU(),
+            nn.ConvTranspose2d(c // 2, 1, 4, 2, 1), nn.Tanh()]
+
+
+def d_convs(d):
+    """D's two stride-2 convolutions, 28 -> 14 -> 7, flattened to 2d*7*7 features."""
+    return [nn.Conv2d(1, d, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(d, 2 * d, 4, 2, 1), nn.BatchNorm2d(2 * d), nn.LeakyReLU(0.2), nn.Flatten()]
+
+
 def dcgan_mnist(z_dim=100, c=128, d=64):
-    G = nn.Sequential(
-        nn.Linear(z_dim, c * 7 * 7), nn.BatchNorm1d(c * 7 * 7), nn.ReLU(),
-        nn.Unflatten(1, (c, 7, 7)),
-        nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU(),
-        nn.ConvTranspose2d(c // 2, 1, 4, 2, 1), nn.Tanh())
-    D = nn.Sequential(
-        nn.Conv2d(1, d, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(d, 2 * d, 4, 2, 1), nn.BatchNorm2d(2 * d), nn.LeakyReLU(0.2),
-        nn.Flatten(), nn.Linear(2 * d * 7 * 7, 1))
+    G = nn.Sequential(nn.Linear(z_dim, c * 7 * 7), nn.BatchNorm1d(c * 7 * 7), nn.ReLU(), *g_convs(c))
+    D = nn.Sequential(*d_convs(d), nn.Linear(2 * d * 7 * 7, 1))
     return dcgan_init(G), dcgan_init(D)
 
 
@@ -54,7 +60,7 @@ def dcgan_init(net):
 
 
 def dcgan_mnist_deep(z_dim=100):
-    """minigan.models.dcgan_mnist_deep (lesson 02's default, minigan.bench's
+    """minigan.models.dcgan_mnist_deep (lesson 02's --arch deep, minigan.bench's
     dcgan_large_step): the small G, D Conv 1->32 k4 s2 -> 32->64 k4 s2, BN -> 64->128 k3 s2,
     BN (LeakyReLU 0.2 after each) -> Dense 2048 -> 1; DCGAN init."""
     G, _ = dcgan_mnist(z_dim)
@@ -71,17 +77,10 @@ def dcgan_mnist_fc(z_dim=100, c=128, d=64, hidden=1024):
     1024, BN, ReLU -> Dense 128*7*7, BN, ReLU -> ConvT 128->64 k4 s2, BN, ReLU -> ConvT
     64->1, tanh; D Conv 1->64 k4 s2, LeakyReLU -> 64->128, BN, LeakyReLU -> Dense 1024, BN,
     LeakyReLU -> 1; DCGAN init."""
-    G = nn.Sequential(
-        nn.Linear(z_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-        nn.Linear(hidden, c * 7 * 7), nn.BatchNorm1d(c * 7 * 7), nn.ReLU(),
-        nn.Unflatten(1, (c, 7, 7)),
-        nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU(),
-        nn.ConvTranspose2d(c // 2, 1, 4, 2, 1), nn.Tanh())
-    D = nn.Sequential(
-        nn.Conv2d(1, d, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(d, 2 * d, 4, 2, 1), nn.BatchNorm2d(2 * d), nn.LeakyReLU(0.2),
-        nn.Flatten(), nn.Linear(2 * d * 7 * 7, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2),
-        nn.Linear(hidden, 1))
+    G = nn.Sequential(nn.Linear(z_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                      nn.Linear(hidden, c * 7 * 7), nn.BatchNorm1d(c * 7 * 7), nn.ReLU(), *g_convs(c))
+    D = nn.Sequential(*d_convs(d), nn.Linear(2 * d * 7 * 7, hidden), nn.BatchNorm1d(hidden),
+                      nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
     return dcgan_init(G), dcgan_init(D)
 
 
