@@ -19,31 +19,29 @@ def dcgan_mnist(z_dim=100, g_channels=128, d_channels=64):
     D: images (N, 1, 28, 28) -> logits (N, 1)   (use bce_with_logits, no sigmoid layer)
     """
     c, d = g_channels, d_channels
-    G = Sequential(
-        Dense(z_dim, c * 7 * 7),
-        BatchNorm1d(c * 7 * 7),
-        ReLU(),
-        Reshape((c, 7, 7)),
-        ConvTranspose2d(c, c // 2, 4, stride=2, padding=1),       # 7 -> 14
-        BatchNorm2d(c // 2),
-        ReLU(),
-        ConvTranspose2d(c // 2, 1, 4, stride=2, padding=1),       # 14 -> 28
-        Tanh(),
-    )
-    D = Sequential(
-        Conv2d(1, d, 4, stride=2, padding=1),                      # 28 -> 14
-        LeakyReLU(0.2),
-        Conv2d(d, 2 * d, 4, stride=2, padding=1),                  # 14 -> 7
-        BatchNorm2d(2 * d),
-        LeakyReLU(0.2),
-        Flatten(),
-        Dense(2 * d * 7 * 7, 1),
-    )
+    G = Sequential(Dense(z_dim, c * 7 * 7), BatchNorm1d(c * 7 * 7), ReLU(), *generator_convs(c))
+    D = Sequential(*discriminator_convs(d), Dense(2 * d * 7 * 7, 1))
     return init.dcgan_init(G), init.dcgan_init(D)
 
 
+def generator_convs(c):
+    """G's layers after its dense projection: (N, c*7*7) -> Reshape (c, 7, 7)
+    -> ConvT c->c/2 k4 s2 p1 (14x14), BN, ReLU -> ConvT c/2->1 k4 s2 p1 (28x28), tanh."""
+    return [Reshape((c, 7, 7)),
+            ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), BatchNorm2d(c // 2), ReLU(),  # 7 -> 14
+            ConvTranspose2d(c // 2, 1, 4, stride=2, padding=1), Tanh()]                       # 14 -> 28
+
+
+def discriminator_convs(d):
+    """D's two stride-2 convolutions: (N, 1, 28, 28) -> Conv 1->d k4 s2 p1, LeakyReLU 0.2
+    -> Conv d->2d k4 s2 p1, BN, LeakyReLU 0.2 -> flattened (N, 2d*7*7)."""
+    return [Conv2d(1, d, 4, stride=2, padding=1), LeakyReLU(0.2),                              # 28 -> 14
+            Conv2d(d, 2 * d, 4, stride=2, padding=1), BatchNorm2d(2 * d), LeakyReLU(0.2),      # 14 -> 7
+            Flatten()]
+
+
 def dcgan_mnist_deep(z_dim=100, g_channels=128, d_channels=32):
-    """(G, D) of lesson 02's default: ``dcgan_mnist``'s G, and a D of three stride-2
+    """(G, D) of lesson 02's --arch deep: ``dcgan_mnist``'s G, and a D of three stride-2
     convolutions (28 -> 14 -> 7 -> 4), so that its last feature map sees the whole digit
     before the linear read-out. DCGAN-initialised.
 
@@ -82,20 +80,11 @@ def dcgan_mnist_fc(z_dim=100, g_channels=128, d_channels=64, hidden=1024):
     global shape, which a linear read-out of local evidence (``dcgan_mnist``) cannot form.
     """
     c, d = g_channels, d_channels
-    G = Sequential(
-        Dense(z_dim, hidden), BatchNorm1d(hidden), ReLU(),
-        Dense(hidden, c * 7 * 7), BatchNorm1d(c * 7 * 7), ReLU(),
-        Reshape((c, 7, 7)),
-        ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), BatchNorm2d(c // 2), ReLU(),  # 7 -> 14
-        ConvTranspose2d(c // 2, 1, 4, stride=2, padding=1), Tanh(),                       # 14 -> 28
-    )
-    D = Sequential(
-        Conv2d(1, d, 4, stride=2, padding=1), LeakyReLU(0.2),                              # 28 -> 14
-        Conv2d(d, 2 * d, 4, stride=2, padding=1), BatchNorm2d(2 * d), LeakyReLU(0.2),      # 14 -> 7
-        Flatten(),
-        Dense(2 * d * 7 * 7, hidden), BatchNorm1d(hidden), LeakyReLU(0.2),
-        Dense(hidden, 1),
-    )
+    G = Sequential(Dense(z_dim, hidden), BatchNorm1d(hidden), ReLU(),
+                   Dense(hidden, c * 7 * 7), BatchNorm1d(c * 7 * 7), ReLU(), *generator_convs(c))
+    D = Sequential(*discriminator_convs(d),
+                   Dense(2 * d * 7 * 7, hidden), BatchNorm1d(hidden), LeakyReLU(0.2),
+                   Dense(hidden, 1))
     return init.dcgan_init(G), init.dcgan_init(D)
 
 

@@ -9,7 +9,6 @@ and from G(a): if the second is much smaller, G(a) carries more about a than T(a
     python scripts/cycle_information.py runs/07_cyclegan/checkpoint.npz [--n 1000]
 """
 import argparse
-import json
 import os
 import sys
 
@@ -19,19 +18,21 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from minigan.data import dilate_invert, load_mnist  # noqa: E402
 from minigan.layers import Parts  # noqa: E402
 from minigan.models import resnet_generator  # noqa: E402
+from minigan.train import load_checkpoint  # noqa: E402
 
 
 def load_generators(path):
     """G (A -> B) and F (B -> A) of a lesson-07 checkpoint, at the sizes it was trained with."""
-    with np.load(path) as ck:
-        meta = json.loads(str(ck["__meta__"]))
-        if meta.get("lesson") != "07_cyclegan":
-            sys.exit(f"error: {path} was written by {meta.get('lesson')!r}, not 07_cyclegan")
-        flags = meta["args"]
-        nets = Parts(ab=resnet_generator(flags["channels"], flags["residual_blocks"]),
-                     ba=resnet_generator(flags["channels"], flags["residual_blocks"]))
-        prefix = "model/G/"
-        nets.load_state_dict({k[len(prefix):]: ck[k] for k in ck.files if k.startswith(prefix)})
+    try:
+        arrays, meta = load_checkpoint(path)
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    if meta.get("lesson") != "07_cyclegan":
+        sys.exit(f"error: {path} was written by {meta.get('lesson')!r}, not 07_cyclegan")
+    flags = meta["args"]
+    nets = Parts(ab=resnet_generator(flags["channels"], flags["residual_blocks"]),
+                 ba=resnet_generator(flags["channels"], flags["residual_blocks"]))
+    nets.load_state_dict({k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")})
     return nets.ab, nets.ba
 
 
