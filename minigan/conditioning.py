@@ -27,6 +27,7 @@ Two containers build on them:
 import numpy as np
 
 from . import backend
+from .im2col import from_chwn
 from .layers.base import Layer, Sequential
 from .layers.parts import Parts
 
@@ -45,17 +46,24 @@ def concat_label(h, onehot):
     if h.ndim == 2:
         return xp.concatenate([h, y], axis=1)
     if h.ndim == 4:
-        n, _, height, width = h.shape
-        maps = xp.broadcast_to(y[:, :, None, None], (n, y.shape[1], height, width))
-        return xp.concatenate([h, maps], axis=1)
+        # Built batch-innermost, (C + K, H, W, N), as the conv layers store activations
+        # (minigan/im2col.py), and returned as its (N, C + K, H, W) view: the next conv
+        # reads it without a transpose copy.
+        n, c, height, width = h.shape
+        out = xp.empty((c + y.shape[1], height, width, n), dtype=h.dtype)
+        out[:c] = h.transpose(1, 2, 3, 0)
+        out[c:] = y.T[:, None, None, :]                      # map k = y_k everywhere
+        return from_chwn(out)
     raise ValueError(f"concat_label expects a 2-d or 4-d input, got shape {tuple(h.shape)}")
 
 
 def drop_label_grad(dh, channels):
     """The backward pass of concat_label: d[h, y] splits into (dh, dy) along axis 1.
     Return the first ``channels`` entries, dL/dh; the label's gradient is not needed."""
-    xp = backend.get_array_module(dh)
-    return xp.ascontiguousarray(dh[:, :channels])
+    # A view, no copy: a conv's input gradient is a batch-innermost (C + K, H, W, N) array,
+    # whose first C channels are one contiguous block (a 2-d dh's slice is copied by the
+    # GEMM that reads it).
+    return dh[:, :channels]
 
 
 class ConcatLabel(Layer):

@@ -41,7 +41,7 @@ def test_concat_label_gradient(seed, n, c, k, spatial):
     R = randn(seed + 1, (n, c + k) + shape[2:])
     numeric = numerical_gradient(lambda: float((concat_label(h, y) * R).sum()), h)
     analytic = drop_label_grad(R, c)
-    assert analytic.shape == h.shape and analytic.flags.c_contiguous
+    assert analytic.shape == h.shape and np.shares_memory(analytic, R)   # a view: no copy
     assert_gradcheck("concat_label", {"h": compare({"h": (analytic, numeric)})["h"]})
 
 
@@ -133,3 +133,16 @@ def test_parts_bookkeeping():
     with pytest.raises(TypeError, match="parts"):
         D.forward(np.zeros((1, 3)))
     assert D.trunk is D.parts["trunk"] and "(head) Dense(4, 1)" in repr(D)
+
+
+def test_concat_label_keeps_conv_layout():
+    """After a conv the label maps are appended batch-innermost, as the conv layers store
+    activations: the result's transposed (C + K, H, W, N) view is contiguous (no copy for
+    the next conv), and its values are those of the plain NCHW concatenation."""
+    h_chwn = randn(0, (3, 4, 5, 2))                        # what a conv returns: CHWN storage
+    h = h_chwn.transpose(3, 0, 1, 2)                       # seen as (N, C, H, W)
+    y = one_hot(np.array([1, 0]), 2)
+    out = concat_label(h, y)
+    assert out.transpose(1, 2, 3, 0).flags.c_contiguous
+    maps = np.broadcast_to(y[:, :, None, None], (2, 2, 4, 5))
+    np.testing.assert_array_equal(out, np.concatenate([h, maps], axis=1))
