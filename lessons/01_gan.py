@@ -58,7 +58,7 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minigan import backend, init, metrics, train
+from minigan import backend, init, train
 from minigan.layers import frozen
 from minigan.losses import bce_with_logits
 from minigan.models import gan_paper_mnist, mlp_gan
@@ -107,8 +107,8 @@ else:
     opt_D = SGD(D, lr=args.lr, momentum=0.5)
     low = 0.0                                           # data and G's output in [0, 1]
 
-selection = train.Measurements()                        # --arch paper: validation Parzen
 models = {"G": G, "D": D, **({"best_G": best_G} if PAPER else {})}
+selection = train.ParzenSelection(G, best_G if PAPER else None)   # --arch paper only
 run = train.Run(args, LESSON, models=models, optimizers={"G": opt_G, "D": opt_D},
                 data=data, extra_state={"selection": selection})
 
@@ -207,13 +207,7 @@ def paper_schedule(epoch):
 def select_model(epoch):
     """Every --select-every epochs: G's validation Parzen log-likelihood (2,000 samples);
     the best G so far is copied to best_G (the authors kept the model by this number)."""
-    ll, sigma = metrics.parzen_validation(backend.to_host(generate(noise(2000)))[:, 0])
-    best = max([p["valid_parzen"] for p in selection.points], default=-float("inf"))
-    selection.points.append({"epoch": epoch + 1, "valid_parzen": ll, "sigma": sigma})
-    if ll > best:
-        best_G.load_state_dict(G.state_dict())
-    print(f"epoch {epoch + 1}: validation Parzen {ll:.1f} (sigma {sigma:.3f}; best {max(ll, best):.1f})",
-          flush=True)
+    selection(epoch + 1, backend.to_host(generate(noise(2000)))[:, 0])
 
 
 for epoch in run.epochs():

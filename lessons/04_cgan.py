@@ -34,11 +34,18 @@ Networks (minigan/models.py):
                 a third kind of input to reject, next to G's fakes. Without it, D learns
                 which image goes with which label only from G's own attempts, and lets
                 through a 5 that reads as a 3 (--no-mismatch is carpedm20's loss).
-  --arch paper  the paper's (sec. 4.1): G z (100, uniform in the unit hypercube) -> 200
-                ReLU and y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid. D x -> maxout
-                240x5 and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a logit +
-                BCE here), dropout in D. Adam 2e-4 by default; --optimizer sgd is the
-                paper's SGD schedule. Batch 100. ('--arch mlp' is the same.)
+  --arch paper  the paper's recipe (sec. 4.1): G z (100, uniform in the unit hypercube)
+                -> 200 ReLU and y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid; D x ->
+                maxout 240x5 and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a
+                logit + BCE here); dropout 0.5 in G and D; SGD, batch 100, lr 0.1 divided
+                by 1.00004 per step (floor 1e-6), momentum 0.5 rising to 0.7; the model
+                kept is the one with the best validation Parzen estimate (every
+                --select-every epochs, on the last 10,000 training digits, held out).
+                Where the paper is silent, the GAN paper's mnist.yaml (lesson 01 --arch
+                paper): weights U(+-0.05) in G and U(+-0.005) in D, G's output bias the
+                logit of the mean digit, D's input dropout 0.2, momentum at 0.7 by epoch
+                250. --optimizer adam: the same nets with Adam 2e-4. ('--arch mlp' is
+                the same.)
 
 What to look for: the 10 x 10 grids, one row per digit 0-9 and one column per fixed z.
 Each row becomes its digit. The final metrics add the label accuracy: the share of
@@ -46,8 +53,8 @@ samples the classifier reads as the asked-for digit.
 
 The two architectures differ in how much z matters, and that is the second thing this
 lesson teaches. With --arch dcgan the columns differ: z carries the style (slant, stroke
-width). With the paper's MLPs every column of a row is the *same* image: G learns the
-label and ignores z (mode collapse within each class). The DCGAN's BatchNorm is what
+width). With the paper's MLPs (trained with Adam) every column of a row is the *same*
+image: G learns the label and ignores z (mode collapse within each class). The DCGAN's BatchNorm is what
 keeps its samples apart: it rescales every feature to unit variance *across the batch*,
 so G cannot shrink the differences between samples to zero. The MLP has nothing that
 does this. The measurements behind both: docs/lessons/04_cgan.md.
@@ -67,30 +74,36 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from minigan import backend, train
+from minigan import backend, init, train
 from minigan.conditioning import one_hot
 from minigan.layers import frozen
 from minigan.losses import bce_with_logits
 from minigan.models import cgan_dcgan, cgan_mlp
-from minigan.optim import SGD, Adam
+from minigan.optim import SGD, Adam, exponential_decay, linear_momentum
 
 LESSON = "04_cgan"
 # Per-architecture defaults, applied after parsing to every flag left unset.
 ARCHS = {
-    "dcgan": dict(epochs=7, batch_size=64),     # carpedm20's conditional DCGAN
-    "paper": dict(epochs=20, batch_size=100),   # Mirza & Osindero's MLPs
+    "dcgan": dict(epochs=7, batch_size=64, optimizer="adam", g_steps=2),  # carpedm20's
+    "paper": dict(epochs=60, batch_size=100, optimizer="sgd", g_steps=1),  # Mirza & Osindero's
 }
 ALIASES = {"mlp": "paper"}                               # the name --arch paper had before
 parser = train.make_parser(LESSON, __doc__, b1=0.5, sample_interval=500, arch_table=ARCHS)
 parser.add_argument("--arch", choices=(*ARCHS, *ALIASES), default="dcgan",
                     help="dcgan (carpedm20's conditional DCGAN, default) or paper (the paper's "
                          "MLPs; 'mlp' is an alias)")
-parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                    help="--arch paper only: adam (2e-4, beta1 0.5; default) or sgd (the paper's "
-                         "schedule: lr 0.1 decayed by 1.00004 per step, momentum 0.5 -> 0.7)")
-parser.add_argument("--g-steps", type=train.positive_int, default=2,
-                    help="G updates per D update, on the same z and y (default: %(default)s, "
-                         "as carpedm20's code)")
+parser.add_argument("--optimizer", choices=("adam", "sgd"), default=None,
+                    help=train.arch_defaults_help(
+                        ARCHS, "optimizer", "adam (lr 2e-4, beta1 0.5) or, --arch paper only, "
+                        "sgd (the paper's schedule: lr 0.1 decayed by 1.00004 per step, momentum "
+                        "0.5 -> 0.7)"))
+parser.add_argument("--g-steps", type=train.positive_int, default=None,
+                    help=train.arch_defaults_help(
+                        ARCHS, "g_steps", "G updates per D update, on the same z and y (2: "
+                        "carpedm20's code)"))
+parser.add_argument("--select-every", type=train.positive_int, default=5, metavar="N",
+                    help="--arch paper: every N epochs, score G on the validation split "
+                         "(Parzen) and keep the best G for the final samples (default: %(default)s)")
 parser.add_argument("--mismatch", action=argparse.BooleanOptionalAction, default=True,
                     help="--arch dcgan: D also learns to reject real digits shown with a "
                          "wrong label (Reed et al. 2016's matching-aware D; default: on; "
@@ -101,8 +114,10 @@ parser.add_argument("--decay-from", type=train.fraction, default=0.5,
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 args.arch = ALIASES.get(args.arch, args.arch)
 train.apply_arch_defaults(args, ARCHS)
+if args.arch == "dcgan" and args.optimizer == "sgd":
+    train.fail("--optimizer sgd is the paper's schedule: use it with --arch paper")
 if args.lr is None:
-    args.lr = 0.1 if args.arch == "paper" and args.optimizer == "sgd" else 2e-4
+    args.lr = 0.1 if args.optimizer == "sgd" else 2e-4
 train.setup(args)
 CLASSES = 10
 
@@ -113,21 +128,33 @@ CLASSES = 10
 # (images, one-hot labels): `out, cache = net.forward(x, onehot)`.
 
 # %%
-if args.arch == "paper":
+PAPER = args.arch == "paper"
+if PAPER:
     G, D = cgan_mlp(z_dim=args.latent_dim, classes=CLASSES)
+    best_G, _ = cgan_mlp(z_dim=args.latent_dim, classes=CLASSES)
     z_low = 0.0                                      # z ~ U[0, 1]^100, "the unit hypercube"
+    # trained on the first 50,000 digits; the last 10,000 score G for model selection
+    data = train.training_data(args, low=0.0, split="train")
+    # the GAN yaml's "init_bias: init_sigmoid_bias_from_marginals": G starts at the mean digit
+    G.joint.layers[-3].params["b"][...] = backend.asarray(init.sigmoid_bias_from_marginals(
+        backend.to_host(data.x)))
 else:
     G, D = cgan_dcgan(z_dim=args.latent_dim, classes=CLASSES)
     z_low = -1.0                                     # carpedm20 draws z ~ U[-1, 1]^100
-if args.arch == "paper" and args.optimizer == "sgd":
+    data = train.training_data(args, low=0.0)        # MNIST in [0, 1], like the sigmoid
+if args.optimizer == "sgd":
     opt_G = SGD(G, lr=args.lr, momentum=0.5)
     opt_D = SGD(D, lr=args.lr, momentum=0.5)
 else:
     opt_G = Adam(G, lr=args.lr, betas=(args.b1, args.b2))
     opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))
-data = train.training_data(args, low=0.0)            # MNIST in [0, 1], like the sigmoid
-run = train.Run(args, LESSON, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
-                data=data)
+if PAPER:                                            # the kept G and its scores are saved
+    selection = train.ParzenSelection(G, best_G)
+    models, extra = {"G": G, "D": D, "best_G": best_G}, {"selection": selection}
+else:
+    models, extra = {"G": G, "D": D}, None
+run = train.Run(args, LESSON, models=models, optimizers={"G": opt_G, "D": opt_D},
+                data=data, extra_state=extra)
 
 total_steps = args.epochs * len(data)
 
@@ -141,19 +168,28 @@ def noise(n):
     return backend.rand(n, args.latent_dim, low=z_low, high=1.0)
 
 
-def generate(z, labels):
-    """G(z | y) in eval mode; images (N, 1, 28, 28) in [0, 1]."""
-    images, _ = G.forward(z, one_hot(labels, CLASSES), train=False)
+def generate(z, labels, net=G):
+    """G(z | y) (or best_G) in eval mode; images (N, 1, 28, 28) in [0, 1]."""
+    images, _ = net.forward(z, one_hot(labels, CLASSES), train=False)
     return images
 
 
 def paper_sgd_schedule(epoch):
     """Mirza & Osindero, sec. 4.1: "initial learning rate of 0.1 which was exponentially
     decreased down to .000001 with decay factor of 1.00004. Also momentum was used with
-    initial value of .5 which was increased up to 0.7" (here linearly over the run)."""
+    initial value of .5 which was increased up to 0.7". The paper does not say over how
+    long; the GAN yaml's MomentumAdjustor reaches its final momentum at epoch 250."""
     for opt in (opt_G, opt_D):
-        opt.lr = max(args.lr / 1.00004 ** opt.t, 1e-6)
-        opt.momentum = 0.5 + 0.2 * min(1.0, epoch / max(1, args.epochs - 1))
+        opt.lr = exponential_decay(args.lr, opt.t, 1.00004, 1e-6)
+        opt.momentum = linear_momentum(epoch + 1, 1, 250, 0.5, 0.7)
+
+
+def select_model(epoch):
+    """Paper: "the model [was] chosen on the validation log-likelihood": every
+    --select-every epochs, the Parzen estimate of 2,000 samples (200 per digit) on the
+    held-out 10,000; the best G so far is kept in best_G."""
+    labels = xp.arange(2000) % CLASSES
+    selection(epoch + 1, backend.to_host(generate(noise(2000), labels))[:, 0])
 
 
 # %% [markdown]
@@ -169,7 +205,7 @@ def paper_sgd_schedule(epoch):
 # %%
 for epoch in run.epochs():
     for x, labels in run.batches():
-        if args.arch == "paper" and args.optimizer == "sgd":
+        if args.optimizer == "sgd":
             paper_sgd_schedule(epoch)
         elif args.arch == "dcgan":                     # constant, then linearly to 0
             for opt in (opt_G, opt_D):
@@ -213,6 +249,8 @@ for epoch in run.epochs():
         run.log(d_loss=loss_real + loss_fake, g_loss=g_loss)
         if run.should_sample():
             run.save_grid(generate(z_grid, y_grid))
+    if PAPER and ((epoch + 1) % args.select_every == 0 or epoch + 1 == args.epochs):
+        select_model(epoch)
     run.end_epoch(generate(z_grid, y_grid))
 
 
@@ -222,4 +260,5 @@ for epoch in run.epochs():
 # classifier's agreement with the labels is the "label accuracy" line of the metrics.
 
 # %%
-run.finish(lambda labels: generate(noise(len(labels)), labels), conditional=True)
+run.finish(lambda labels: generate(noise(len(labels)), labels, best_G if PAPER else G),
+           conditional=True)

@@ -12,6 +12,7 @@ Prints one JSON line per item:
 * ``dcgan_large_step``: the same step for lesson 02's ``--arch deep`` (its default until
   session 9; the name stays);
 * ``dcgan_fc_step``: the same step for lesson 02's default network (``--arch fc``);
+* ``cgan_step``: lesson 04's default step (``cgan_step`` below), batch 64 as the lesson;
 * ``wgan_gp_critic_step``: one critic step of lesson 06 (real and fake batches, and the
   gradient penalty's four passes, minigan.penalty), with the same step without the
   penalty and the ratio of the two;
@@ -28,6 +29,7 @@ Two more views of the same step:
 
     python -m minigan.bench --breakdown      # ms per step in every layer's forward/backward
     python -m minigan.bench --train-steps 50 # a short run: ms per step and peak memory
+    python -m minigan.bench --only cgan_step # just one step line
 
 ``scripts/gemm_share.sh`` measures the share of the step spent inside BLAS with perf, and
 ``scripts/torch_compare.py`` times the identical network and step in PyTorch.
@@ -42,10 +44,11 @@ import time
 import numpy as np
 
 from . import backend
+from .conditioning import one_hot
 from .layers import Conv2d, ConvTranspose2d, Dense, Sequential, frozen
 from .losses import bce_with_logits
 from .losses import mean
-from .models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_fc, wgan_gp_mnist
+from .models import cgan_dcgan, dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_fc, wgan_gp_mnist
 from .optim import Adam
 from .penalty import gradient_penalty
 
@@ -83,6 +86,51 @@ def dcgan_step(G, D, opt_G, opt_D, real, z):
     G.backward(dfake, g_cache)
     opt_G.step()
     return loss_real + loss_fake, loss_G
+
+
+def cgan_step(G, D, opt_G, opt_D, real, y, y_wrong, z, g_steps=2):
+    """One step of lesson 04 at its defaults (carpedm20's conditional DCGAN): D on a real
+    batch with its labels (target 1), on G(z | y) (target 0) and on the real batch with
+    wrong labels y_wrong (target 0; the two "fake" terms at half weight), one Adam step;
+    then g_steps G steps on the same z and y, the first on the fake batch D just saw, the
+    next on a fresh G forward. Returns (loss_D, loss_G)."""
+    fake, g_cache = G.forward(z, y)
+    opt_D.zero_grad()
+    loss_D = 0.0
+    for x, labels, target, weight in ((real, y, 1.0, 1.0), (fake, y, 0.0, 0.5), (real, y_wrong, 0.0, 0.5)):
+        logits, cache = D.forward(x, labels)
+        loss, dlogits = bce_with_logits(logits, target)
+        D.backward(weight * dlogits, cache)
+        loss_D += weight * loss
+    opt_D.step()
+    for k in range(g_steps):
+        if k > 0:
+            fake, g_cache = G.forward(z, y)
+        opt_G.zero_grad()
+        logits, cache = D.forward(fake, y)
+        loss_G, dlogits = bce_with_logits(logits, 1.0)
+        with frozen(D):
+            G.backward(D.backward(dlogits, cache), g_cache)
+        opt_G.step()
+    return loss_D, loss_G
+
+
+def make_cgan(batch_size=64, seed=0):
+    """Lesson 04's networks (minigan.models.cgan_dcgan) and Adam (2e-4, (0.5, 0.999)); the
+    step closure draws fresh z ~ U[-1, 1] and trains on a fixed stand-in batch in [0, 1]
+    with fixed labels and wrong labels."""
+    backend.seed(seed)
+    G, D = cgan_dcgan(z_dim=Z_DIM)
+    opt_G = Adam(G, lr=2e-4, betas=(0.5, 0.999))
+    opt_D = Adam(D, lr=2e-4, betas=(0.5, 0.999))
+    real = backend.rand(batch_size, 1, 28, 28)
+    labels = backend.xp().arange(batch_size) % 10
+    y, y_wrong = one_hot(labels), one_hot((labels + 1 + labels % 9) % 10)
+
+    def step():
+        z = backend.rand(batch_size, Z_DIM, low=-1.0, high=1.0)
+        return cgan_step(G, D, opt_G, opt_D, real, y, y_wrong, z)
+    return G, D, step
 
 
 def make_dcgan(batch_size, seed=0, network=None):
@@ -201,8 +249,15 @@ def step_line(batch_size, repeats, peak, name="dcgan_step", network=None):
     flops = step_gemm_flops(G, D, batch_size)
     gflops = flops / ms / 1e6
     return {"name": name, "batch_size": batch_size, "ms": round(ms, 2),
-            "gflops": round(gflops, 1), "share_of_sgemm": round(gflops / peak, 3),
+            "gflops": round(gflops, 1), "share_of_sgemm": round(gflops / peak, 3) if peak else None,
             "gemm_gflop_per_step": round(flops / 1e9, 3)}
+
+
+def cgan_step_line(repeats, batch_size=64):
+    """Lesson 04's step (its batch: 64). No GEMM count: the line is for comparison with
+    scripts/torch_compare.py --network cgan."""
+    _, _, step = make_cgan(batch_size)
+    return {"name": "cgan_step", "batch_size": batch_size, "ms": round(median_ms(step, repeats, warmup=3), 2)}
 
 
 def wgan_gp_critic_line(batch_size, repeats, dim=32):
@@ -280,6 +335,16 @@ def rss_mb(field):
     return None
 
 
+# The step lines --only can print alone (share_of_sgemm needs the sgemm line: left out).
+ONLY = {
+    "dcgan_step": lambda a: step_line(a.batch_size, a.repeats, None),
+    "dcgan_large_step": lambda a: step_line(a.batch_size, a.repeats, None, "dcgan_large_step",
+                                            dcgan_mnist_deep),
+    "dcgan_fc_step": lambda a: step_line(a.batch_size, a.repeats, None, "dcgan_fc_step", dcgan_mnist_fc),
+    "cgan_step": lambda a: cgan_step_line(a.repeats),
+}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m minigan.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
@@ -291,6 +356,8 @@ def main(argv=None):
                     help="instead: run N DCGAN steps and print the memory they took (peak RSS)")
     ap.add_argument("--breakdown", action="store_true",
                     help="instead: time every layer's forward/backward inside real steps")
+    ap.add_argument("--only", choices=tuple(ONLY),
+                    help="instead: just this one step line (scripts/torch_compare.py --pairs uses it)")
     args = ap.parse_args(argv)
     try:
         backend.use(args.device)
@@ -300,6 +367,10 @@ def main(argv=None):
 
     def emit(obj):
         print(json.dumps(obj), flush=True)
+
+    if args.only:
+        emit(ONLY[args.only](args))
+        return 0
 
     if args.breakdown:
         for line in step_breakdown(args.batch_size, args.repeats):
@@ -352,6 +423,7 @@ def main(argv=None):
                    network=dcgan_mnist_deep))
     emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_fc_step",
                    network=dcgan_mnist_fc))
+    emit(cgan_step_line(args.repeats))
     emit(wgan_gp_critic_line(args.batch_size, args.repeats))
     if args.scaling:
         for bs in (32, 64, 128, 256):

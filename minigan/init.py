@@ -61,3 +61,12 @@ def dcgan_init(model, std=0.02):
         elif key in ("b", "beta"):
             p[...] = xp.zeros_like(p)
     return model
+
+
+def irange_init(model, irange):
+    """Re-initialise a model as pylearn2's ``irange`` does (the GAN authors' yaml files):
+    every weight uniform in [-irange, irange], every bias 0."""
+    for _, owner, key in model.parameters():
+        p = owner.params[key]
+        p[...] = uniform(p.shape, irange, p.dtype) if key == "W" else 0
+    return model

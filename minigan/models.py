@@ -132,18 +132,14 @@ def gan_paper_mnist(z_dim=100, side=28):
                    Dense(1200, pixels), Sigmoid(), Reshape((1, side, side)))
     D = Sequential(Flatten(), Dropout(0.2), Maxout(pixels, 240, 5), Dropout(0.5),
                    Maxout(240, 240, 5), Dropout(0.5), Dense(240, 1))
-    for model, irange in ((G, 0.05), (D, 0.005)):
-        for _, owner, key in model.parameters():
-            p = owner.params[key]
-            p[...] = init.uniform(p.shape, irange) if key == "W" else 0
-    return G, D
+    return init.irange_init(G, 0.05), init.irange_init(D, 0.005)
 
 
 # ----------------------------------------------------------------------------- lesson 04
 
 
 def cgan_mlp(z_dim=100, classes=10, side=28, g_z=200, g_y=1000, g_joint=1200,
-             d_x=(240, 5), d_y=(50, 5), d_joint=(240, 4), dropout=(0.2, 0.5)):
+             d_x=(240, 5), d_y=(50, 5), d_joint=(240, 4), dropout=(0.2, 0.5), g_dropout=0.5):
     """(G, D) of Mirza & Osindero 2014, sec. 4.1, as Joint networks (minigan.conditioning):
 
     "In the generator net, a noise prior z with dimensionality 100 was drawn from a uniform
@@ -159,29 +155,28 @@ def cgan_mlp(z_dim=100, classes=10, side=28, g_z=200, g_y=1000, g_joint=1200,
     maxout layer with 240 units and 4 pieces before being fed to the sigmoid layer."
         D: x -> maxout 240x5;  y -> maxout 50x5;  [240, 50] -> maxout 240x4 -> 1 logit
 
-    The sigmoid is left to the loss (BCE on logits). Dropout (input, hidden) = ``dropout``:
-    on D's image input, and before each of D's layers that reads hidden units. Images go
-    in and come out as (N, 1, side, side), like the convolutional nets'.
+    "Dropout with probability of 0.5 was applied to both the generator and discriminator":
+    in G on the joint layer's and the output layer's inputs (``g_dropout``); in D on the
+    image (``dropout[0]``, 0.2: the GAN yaml's input include probability 0.8) and before
+    each layer that reads hidden units (``dropout[1]``). The sigmoid is left to the loss
+    (BCE on logits). Images go in and come out as (N, 1, side, side), like the conv nets'.
 
-    G's weights are He-initialised (N(0, 2 / fan_in), biases 0). With PyTorch's default
-    init, G's output hardly depends on its inputs (its spread over a batch is ~0.005 of the
-    pixel range): every sample then gets nearly the same gradient and all of them move
-    together, a collapse G never leaves. D keeps the default init.
+    Where the paper is silent, the GAN paper's mnist.yaml (gan_paper_mnist above): weights
+    uniform in +-0.05 in G and +-0.005 in D, biases 0 (the lesson sets G's output bias from
+    the data: init.sigmoid_bias_from_marginals).
     """
     p_in, p_hidden = dropout
     pixels = side * side
     G = Joint(Sequential(Dense(z_dim, g_z), ReLU()),
               Sequential(Dense(classes, g_y), ReLU()),
-              Sequential(Dense(g_z + g_y, g_joint), ReLU(),
-                         Dense(g_joint, pixels), Sigmoid(), Reshape((1, side, side))))
-    for _, owner, key in G.parameters():
-        p = owner.params[key]
-        p[...] = init.he_normal(p.shape, dtype=p.dtype) if key == "W" else 0
+              Sequential(Dropout(g_dropout), Dense(g_z + g_y, g_joint), ReLU(),
+                         Dropout(g_dropout), Dense(g_joint, pixels), Sigmoid(),
+                         Reshape((1, side, side))))
     D = Joint(Sequential(Flatten(), Dropout(p_in), Maxout(pixels, *d_x)),
               Maxout(classes, *d_y),
               Sequential(Dropout(p_hidden), Maxout(d_x[0] + d_y[0], *d_joint),
                          Dropout(p_hidden), Dense(d_joint[0], 1)))
-    return G, D
+    return init.irange_init(G, 0.05), init.irange_init(D, 0.005)
 
 
 def cgan_dcgan(z_dim=100, classes=10, side=28, g_fc=1024, g_ch=128, d_ch=64, d_fc=1024):

@@ -219,6 +219,30 @@ class Measurements:
         return [(p[x], p[key]) for p in self.points]
 
 
+class ParzenSelection(Measurements):
+    """The model selection of the GAN and CGAN papers: every few epochs, the Parzen
+    estimate of G's samples on the validation split (the last 10,000 training digits, held
+    out: train on split="train"); the best G so far is copied into best_G, the network the
+    final samples come from. Give it to Run as extra_state and best_G to Run's models:
+    both are then saved in the checkpoint, so --resume keeps the scores and the kept G."""
+
+    def __init__(self, G, best_G):
+        super().__init__()
+        self.G, self.best_G = G, best_G
+
+    def __call__(self, epoch, images):
+        """Score images (N, 28, 28) in [0, 1], drawn from G now, as the model of epoch
+        `epoch` (counted from 1); keep G if no earlier epoch scored higher."""
+        from .metrics import parzen_validation
+        ll, sigma = parzen_validation(images)
+        best = max((p["valid_parzen"] for p in self.points), default=-float("inf"))
+        self.points.append({"epoch": epoch, "valid_parzen": ll, "sigma": sigma})
+        if ll > best:
+            self.best_G.load_state_dict(self.G.state_dict())
+        print(f"epoch {epoch}: validation Parzen {ll:.1f} (sigma {sigma:.3f}; best {max(ll, best):.1f})",
+              flush=True)
+
+
 class Run:
     """One training run: its models and optimizers, progress, pictures and checkpoints."""
 

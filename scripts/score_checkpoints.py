@@ -3,6 +3,13 @@ and (conditional lessons) label accuracy and within-class spread, on N samples e
 
     python scripts/score_checkpoints.py 02_dcgan runs/02_dcgan/ckpt_epoch*.npz [--n 5000]
 
+Two questions about the samples rather than the training (lesson 02's docs use both):
+
+    --batch-stats   G samples with BatchNorm in training mode (batch-of-500 statistics)
+                    instead of its running averages
+    --average       one score for G with the mean weights of all the given checkpoints
+                    (a crude form of weight averaging, Yazici et al. 2019)
+
 The lessons keep only their latest checkpoint; copy it aside after each epoch to keep the
 others (a loop over `cp runs/X/checkpoint.npz runs/X/ckpt_epochN.npz` is enough). G is
 rebuilt from the checkpoint's own arguments and sampled in eval mode, as the lessons sample.
@@ -19,6 +26,9 @@ from minigan.conditioning import one_hot  # noqa: E402
 from minigan.train import load_checkpoint  # noqa: E402
 
 
+BATCH_STATS = False          # --batch-stats (lesson 02 only)
+
+
 def generator(lesson, args):
     """G of the lesson and arch that wrote the checkpoint, and a sampler labels/n -> [0, 1]."""
     z_dim = args["latent_dim"]
@@ -26,7 +36,7 @@ def generator(lesson, args):
         G, _ = {"small": models.dcgan_mnist, "keras": models.dcgan_mnist_keras,
                 "fc": models.dcgan_mnist_fc}.get(
             args.get("arch"), models.dcgan_mnist_deep)(z_dim)
-        return G, lambda n: (G.forward(backend.randn(n, z_dim), train=False)[0] + 1) / 2
+        return G, lambda n: (G.forward(backend.randn(n, z_dim), train=BATCH_STATS)[0] + 1) / 2
     if lesson == "04_cgan" and args.get("arch", "dcgan") == "dcgan":
         G, _ = models.cgan_dcgan(z_dim)
         return G, lambda y: G.forward(backend.rand(len(y), z_dim, low=-1.0, high=1.0),
@@ -52,19 +62,32 @@ def main():
     ap.add_argument("lesson")
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--batch-stats", action="store_true", help="lesson 02: BatchNorm in training mode")
+    ap.add_argument("--average", action="store_true", help="score the mean of the checkpoints' G")
     a = ap.parse_args()
+    global BATCH_STATS
+    BATCH_STATS = a.batch_stats
+    if a.batch_stats and a.lesson != "02_dcgan":
+        raise SystemExit("error: --batch-stats is for 02_dcgan")
     backend.use("cpu")
+    states = []                                          # (name, G's arrays)
     for path in a.checkpoints:
         arrays, meta = load_checkpoint(path)
+        states.append((f"epoch {meta['epoch']:3d}",
+                       {k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")}))
+    if a.average:
+        mean = {k: sum(s[k] for _, s in states) / len(states) for k in states[0][1]}
+        states = [(f"mean of {len(states)} checkpoints", mean)]
+    for name, state in states:
         G, sample = generator(a.lesson, meta["args"])
-        G.load_state_dict({k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")})
+        G.load_state_dict(state)
         backend.seed(123)
         conditional = a.lesson in ("04_cgan", "05_acgan")
         labels = np.arange(a.n) % 10 if conditional else None
         images = np.concatenate([sample(labels[i:i + 500]) if conditional else sample(min(500, a.n - i))
                                  for i in range(0, a.n, 500)]).reshape(-1, 28, 28).clip(0, 1)
         m = metrics.evaluate(images, labels, parzen_window=False)
-        line = (f"epoch {meta['epoch']:3d}  IS {m['inception_score']:.2f}  FD {m['frechet_distance']:.1f}  "
+        line = (f"{name}  IS {m['inception_score']:.2f}  FD {m['frechet_distance']:.1f}  "
                 f"shares {100 * m['min_class_share']:.1f}-{100 * m['max_class_share']:.1f}%")
         if conditional:
             line += f"  label acc {100 * m['label_accuracy']:.2f}%  spread {m['within_class_spread']:.3f}"

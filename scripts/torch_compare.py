@@ -12,6 +12,8 @@ backward into G with D frozen (no parameter gradients for D, as minigan's
           # also runs `VENV_PYTHON -m minigan.bench --skip-layers` right after, same threads
     python scripts/torch_compare.py --train-steps 50  # a short run: ms/step and peak RSS
     python scripts/torch_compare.py --wgan-gp         # lesson 06's critic step, double backprop
+    python scripts/torch_compare.py --network cgan --minigan VENV_PYTHON --pairs 5
+          # 5 alternating timings of the same step (torch, then minigan.bench --only), ratio
 
 Run it with the same thread count as minigan (both default to the machine's cores; set
 OMP_NUM_THREADS / OPENBLAS_NUM_THREADS to pin both).
@@ -105,9 +107,84 @@ def dcgan_mnist_keras(z_dim=100):
 
 NETWORKS = {"small": dcgan_mnist, "deep": dcgan_mnist_deep, "keras": dcgan_mnist_keras,
             "fc": dcgan_mnist_fc}
+# the name of minigan.bench's line for the same network and step (--pairs runs it)
+BENCH_LINE = {"small": "dcgan_step", "deep": "dcgan_large_step", "fc": "dcgan_fc_step",
+              "cgan": "cgan_step"}
+
+
+class Conditional(nn.Module):
+    """minigan.conditioning.Conditional: the layers, with the one-hot label y appended
+    (as a vector, or as K constant maps after a conv) at every None in `layers`."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Identity() if m is None else m for m in layers)
+        self.concat = [m is None for m in layers]
+
+    def forward(self, h, y):
+        for layer, concat in zip(self.layers, self.concat):
+            if concat:
+                maps = y if h.dim() == 2 else y[:, :, None, None].expand(-1, -1, *h.shape[2:])
+                h = torch.cat([h, maps], 1)
+            else:
+                h = layer(h)
+        return h
+
+
+def cgan_dcgan(z_dim=100, K=10):
+    """minigan.models.cgan_dcgan (lesson 04's default): carpedm20's conditional DCGAN, the
+    label appended at every layer (None), 5x5 stride-2 (transposed) convs; DCGAN init."""
+    G = Conditional(None, nn.Linear(z_dim + K, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
+                    None, nn.Linear(1024 + K, 128 * 49), nn.BatchNorm1d(128 * 49), nn.ReLU(),
+                    nn.Unflatten(1, (128, 7, 7)),
+                    None, nn.ConvTranspose2d(128 + K, 128, 5, 2, 2, output_padding=1),
+                    nn.BatchNorm2d(128), nn.ReLU(),
+                    None, nn.ConvTranspose2d(128 + K, 1, 5, 2, 2, output_padding=1), nn.Sigmoid())
+    D = Conditional(None, nn.Conv2d(1 + K, 1 + K, 5, 2, 2), nn.LeakyReLU(0.2),
+                    None, nn.Conv2d(1 + 2 * K, 64 + K, 5, 2, 2), nn.BatchNorm2d(64 + K),
+                    nn.LeakyReLU(0.2), nn.Flatten(),
+                    None, nn.Linear((64 + K) * 49 + K, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2),
+                    None, nn.Linear(1024 + K, 1))
+    return dcgan_init(G), dcgan_init(D)
+
+
+def make_cgan_step(batch_size=64, z_dim=100, g_steps=2):
+    """minigan.bench.cgan_step (lesson 04's default step): D on (x, y), (G(z|y), y) and
+    (x, wrong y), the two fake terms at half weight; then two G steps on the same z, y."""
+    torch.manual_seed(0)
+    G, D = cgan_dcgan(z_dim)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch_size, 1, 28, 28)
+    labels = torch.arange(batch_size) % 10
+    y = nn.functional.one_hot(labels, 10).float()
+    y_wrong = nn.functional.one_hot((labels + 1 + labels % 9) % 10, 10).float()
+    ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
+
+    def step():
+        z = torch.rand(batch_size, z_dim) * 2 - 1
+        fake = G(z, y)
+        opt_D.zero_grad()
+        loss_D = bce(D(real, y), ones) + (bce(D(fake.detach(), y), zeros) + bce(D(real, y_wrong), zeros)) / 2
+        loss_D.backward()
+        opt_D.step()
+        for k in range(g_steps):
+            if k > 0:
+                fake = G(z, y)
+            opt_G.zero_grad()
+            D.requires_grad_(False)
+            loss_G = bce(D(fake, y), ones)
+            loss_G.backward()
+            D.requires_grad_(True)
+            opt_G.step()
+        return loss_D.item(), loss_G.item()
+    return step
 
 
 def make_step(batch_size, z_dim=100, network="small"):
+    if network == "cgan":
+        return make_cgan_step()
     torch.manual_seed(0)
     G, D = NETWORKS[network](z_dim)
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -184,6 +261,29 @@ def median_ms(fn, repeats, warmup=3):
     return statistics.median(times)
 
 
+def alternate(args, threads):
+    """--pairs: torch's step, then minigan's (a fresh `python -m minigan.bench --only` each
+    time, same threads), N times; one line per pair and one with both medians."""
+    step = make_step(args.batch_size, network=args.network)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    cmd = [args.minigan, "-m", "minigan.bench", "--only", BENCH_LINE[args.network],
+           "--repeats", str(args.repeats), "--batch-size", str(args.batch_size)]
+    pairs = []
+    for i in range(args.pairs):
+        torch_ms = median_ms(step, args.repeats)
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        minigan_ms = json.loads(out.strip().splitlines()[-1])["ms"]
+        pairs.append((torch_ms, minigan_ms))
+        print(json.dumps({"name": "pair", "network": args.network, "torch_ms": round(torch_ms, 2),
+                          "minigan_ms": minigan_ms}), flush=True)
+    t, m = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    print(json.dumps({"name": "pairs_median", "network": args.network, "pairs": len(pairs),
+                      "torch_ms": round(t, 2), "minigan_ms": round(m, 2), "ratio": round(m / t, 3),
+                      "threads": threads, "torch": torch.__version__,
+                      "openblas_env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                                       if k in os.environ}}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch-size", type=int, default=128)
@@ -193,9 +293,13 @@ def main():
                     help="just run this many steps (for peak-memory measurement) and exit")
     ap.add_argument("--minigan", metavar="PYTHON",
                     help="afterwards run PYTHON -m minigan.bench --skip-layers with the same threads")
-    ap.add_argument("--network", choices=tuple(NETWORKS), default="small",
-                    help="small: minigan.bench's dcgan_step network; deep: lesson 02's default "
-                         "(dcgan_large_step); keras: lesson 02's --arch keras; fc: --arch fc")
+    ap.add_argument("--network", choices=(*NETWORKS, "cgan"), default="small",
+                    help="small: minigan.bench's dcgan_step network; deep: lesson 02's --arch deep "
+                         "(dcgan_large_step); keras: lesson 02's --arch keras; fc: lesson 02's "
+                         "default (dcgan_fc_step); cgan: lesson 04's default (cgan_step, batch 64)")
+    ap.add_argument("--pairs", type=int, default=0, metavar="N",
+                    help="with --minigan: N alternating timings, torch then minigan.bench --only "
+                         "(same network), and the medians and their ratio")
     ap.add_argument("--wgan-gp", action="store_true",
                     help="time lesson 06's critic step (batch 50) with and without the penalty")
     args = ap.parse_args()
@@ -219,6 +323,12 @@ def main():
                           "batch_size": args.batch_size, "threads": threads,
                           "ms_per_step": round((time.perf_counter() - t0) * 1e3 / args.train_steps, 2),
                           "rss_before_mb": before, "peak_rss_mb": rss_mb("VmHWM")}))
+        return
+
+    if args.pairs:
+        if not args.minigan:
+            ap.error("--pairs needs --minigan PYTHON")
+        alternate(args, threads)
         return
 
     sizes = (32, 64, 128, 256) if args.scaling else (args.batch_size,)

@@ -11,7 +11,7 @@ def test_bench_lines():
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["name"] for line in lines] == ["sgemm", "dcgan_step", "dcgan_large_step", "dcgan_fc_step",
-                                                 "wgan_gp_critic_step"]
+                                                 "cgan_step", "wgan_gp_critic_step"]
     for line in lines[1:4]:
         assert line["batch_size"] == 8 and line["ms"] > 0 and line["gemm_gflop_per_step"] > 0
     # two different networks: lesson 02's default D has a third convolution and half the
@@ -33,3 +33,30 @@ def test_bench_penalty_line_and_blas_warning():
     assert gp["ms"] > 0 and gp["ms_without_penalty"] > 0 and gp["dim"] == 32
     ratio = gp["ms"] / gp["ms_without_penalty"]          # of the rounded ms: within rounding
     assert abs(gp["penalty_cost"] - ratio) <= 0.01 + 0.01 * ratio
+
+
+def test_bench_only_prints_one_step_line():
+    proc = subprocess.run([sys.executable, "-m", "minigan.bench", "--only", "dcgan_step", "--repeats", "1",
+                           "--batch-size", "4"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["name"] for line in lines] == ["dcgan_step"] and lines[0]["batch_size"] == 4
+    bad = subprocess.run([sys.executable, "-m", "minigan.bench", "--only", "nope"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "cgan_step" in bad.stderr
+
+
+def test_cgan_step_trains_both_networks():
+    """The bench's copy of lesson 04's step moves every parameter of G and D (a G or D left
+    out of the step would keep its initial weights) and returns finite losses."""
+    import numpy as np
+    from minigan import bench
+    G, D, step = bench.make_cgan(batch_size=8)
+    before = [net.state_dict() for net in (G, D)]
+    loss_d, loss_g = step()
+    for net, old in zip((G, D), before):
+        new = net.state_dict()
+        weights = [k for k in old if k.endswith("W")]
+        assert len(weights) >= 4
+        assert all(not np.array_equal(old[k], new[k]) for k in weights), weights
+    assert np.isfinite(loss_d) and np.isfinite(loss_g)

@@ -472,7 +472,7 @@ VARIANTS = {
     "02_dcgan --arch small": BUDGET["02_dcgan"],
     "02_dcgan --arch keras": {"h2d": 1 + 4 * 3, "sync": 3},  # z, 4 Dropout masks x 3 D passes
     "03_wgan --arch dcgan": BUDGET["03_wgan"],
-    "04_cgan --arch paper --optimizer sgd": {"h2d": 1 + 3 * 4, "sync": 4},  # 3 masks x 4 passes
+    "04_cgan --arch paper": {"h2d": 1 + 3 * 3 + 2, "sync": 3},  # z, D's 3 masks x 3 passes, G's 2
 }
 
 

@@ -45,7 +45,7 @@ def assert_critic_clipped(path, c):
     ("04_cgan.py", []),                                  # --arch dcgan, the default
     ("04_cgan.py", ["--no-mismatch"]),                  # carpedm20's D loss
     ("04_cgan.py", ["--arch", "paper"]),
-    ("04_cgan.py", ["--arch", "paper", "--optimizer", "sgd"]),
+    ("04_cgan.py", ["--arch", "paper", "--optimizer", "adam"]),
     ("05_acgan.py", []),
 ])
 def test_short_run_writes_everything(tmp_path, name, extra):
@@ -85,9 +85,9 @@ def test_cgan_mlp_is_the_paper_arch(tmp_path):
     with np.load(tmp_path / "checkpoint.npz") as f:
         meta = json.loads(str(f["__meta__"]))
         saved = {k for k in f.files if k.startswith("model/")}
-    assert meta["args"]["arch"] == "paper"
+    assert meta["args"]["arch"] == "paper" and meta["args"]["optimizer"] == "sgd"
     G, D = cgan_mlp()                                     # the lesson's nets, default sizes
-    assert saved == ({f"model/G/{k}" for k in G.state_dict()} |
+    assert saved == ({f"model/{name}/{k}" for name in ("G", "best_G") for k in G.state_dict()} |
                      {f"model/D/{k}" for k in D.state_dict()})
 
 
@@ -101,8 +101,10 @@ def test_cgan_bad_flags(tmp_path):
     proc = lesson("03_wgan.py", "--clip", "-1", "--out", str(tmp_path), check=False)
     assert proc.returncode == 2 and "--clip" in proc.stderr and "Traceback" not in proc.stderr
     help_text = " ".join(lesson("04_cgan.py", "--help").stdout.split())
-    assert "default: 7 for --arch dcgan, 20 for --arch paper" in help_text
-    assert "--optimizer" in help_text
+    assert "default: 7 for --arch dcgan, 60 for --arch paper" in help_text
+    assert "default: adam for --arch dcgan, sgd for --arch paper" in help_text
+    proc = lesson("04_cgan.py", "--optimizer", "sgd", "--out", str(tmp_path), check=False)
+    assert proc.returncode == 2 and "--arch paper" in proc.stderr and "Traceback" not in proc.stderr
 
 
 # ----------------------------------------------------------------------------- step checks
