@@ -59,10 +59,10 @@ keeps its samples apart: it rescales every feature to unit variance *across the 
 so G cannot shrink the differences between samples to zero. The MLP has nothing that
 does this. The measurements behind both: docs/lessons/04_cgan.md.
 
-Measured at the defaults (python lessons/04_cgan.py; 7 epochs, median 396 s each = 46
-min on the 2-core CPU): label accuracy 99.09%, Frechet distance 7.87, every digit
-9.8-10.2% of the samples, within-class diversity 0.94 of real digits' (z matters),
-Parzen log-likelihood 208 (docs/results.md; the trials: docs/lessons/04_cgan.md).
+Measured at the defaults (python lessons/04_cgan.py; 7 epochs, median 374 s each = 43.6
+min on the 2-core CPU): label accuracy 99.18%, Frechet distance 8.25, every digit
+9.9-10.1% of the samples, within-class diversity 0.94 of real digits' (z matters),
+Parzen log-likelihood 206 (docs/results.md; the trials: docs/lessons/04_cgan.md).
 """
 # %%
 import argparse
