@@ -182,3 +182,22 @@ def test_checkpoint_of_another_arch_is_refused(tmp_path):
                   check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--arch small" in proc.stderr and "02_dcgan" in proc.stderr
+
+
+def test_parzen_selection_keeps_the_best_g():
+    """ParzenSelection copies G into best_G only when its validation Parzen score beats
+    every earlier one: real validation digits (a high score) then noise (a low one)."""
+    from minigan.data import load_mnist
+    from minigan.layers import Dense
+    G, best_G = Dense(3, 2), Dense(3, 2)
+    selection = train.ParzenSelection(G, best_G)
+    digits = load_mnist("valid")[0][:50]
+    weights_then = G.params["W"].copy()
+    selection(1, digits)
+    np.testing.assert_array_equal(best_G.params["W"], weights_then)
+    G.params["W"][...] += 1.0                                       # G moves on ...
+    selection(2, np.random.default_rng(0).random((50, 28, 28)))     # ... and draws noise
+    np.testing.assert_array_equal(best_G.params["W"], weights_then)  # best_G stays
+    first, second = selection.points
+    assert (first["epoch"], second["epoch"]) == (1, 2)
+    assert first["valid_parzen"] > second["valid_parzen"]
