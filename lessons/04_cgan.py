@@ -53,8 +53,9 @@ samples the classifier reads as the asked-for digit.
 
 The two architectures differ in how much z matters, and that is the second thing this
 lesson teaches. With --arch dcgan the columns differ: z carries the style (slant, stroke
-width). With the paper's MLPs (trained with Adam) every column of a row is the *same*
-image: G learns the label and ignores z (mode collapse within each class). The DCGAN's BatchNorm is what
+width). With the paper's MLPs (as this lesson trained them before it had the paper's
+recipe: Adam, a He-initialised G) every column of a row is the *same* image: G learns the
+label and ignores z (mode collapse within each class). The DCGAN's BatchNorm is what
 keeps its samples apart: it rescales every feature to unit variance *across the batch*,
 so G cannot shrink the differences between samples to zero. The MLP has nothing that
 does this. The measurements behind both: docs/lessons/04_cgan.md.
