@@ -26,17 +26,14 @@ from minigan.conditioning import one_hot  # noqa: E402
 from minigan.train import load_checkpoint  # noqa: E402
 
 
-BATCH_STATS = False          # --batch-stats (lesson 02 only)
-
-
-def generator(lesson, args):
+def generator(lesson, args, batch_stats=False):
     """G of the lesson and arch that wrote the checkpoint, and a sampler labels/n -> [0, 1]."""
     z_dim = args["latent_dim"]
     if lesson == "02_dcgan":
         G, _ = {"small": models.dcgan_mnist, "keras": models.dcgan_mnist_keras,
                 "fc": models.dcgan_mnist_fc}.get(
             args.get("arch"), models.dcgan_mnist_deep)(z_dim)
-        return G, lambda n: (G.forward(backend.randn(n, z_dim), train=BATCH_STATS)[0] + 1) / 2
+        return G, lambda n: (G.forward(backend.randn(n, z_dim), train=batch_stats)[0] + 1) / 2
     if lesson == "04_cgan" and args.get("arch", "dcgan") == "dcgan":
         G, _ = models.cgan_dcgan(z_dim)
         return G, lambda y: G.forward(backend.rand(len(y), z_dim, low=-1.0, high=1.0),
@@ -65,8 +62,6 @@ def main():
     ap.add_argument("--batch-stats", action="store_true", help="lesson 02: BatchNorm in training mode")
     ap.add_argument("--average", action="store_true", help="score the mean of the checkpoints' G")
     a = ap.parse_args()
-    global BATCH_STATS
-    BATCH_STATS = a.batch_stats
     if a.batch_stats and a.lesson != "02_dcgan":
         raise SystemExit("error: --batch-stats is for 02_dcgan")
     backend.use("cpu")
@@ -79,7 +74,7 @@ def main():
         mean = {k: sum(s[k] for _, s in states) / len(states) for k in states[0][1]}
         states = [(f"mean of {len(states)} checkpoints", mean)]
     for name, state in states:
-        G, sample = generator(a.lesson, meta["args"])
+        G, sample = generator(a.lesson, meta["args"], a.batch_stats)
         G.load_state_dict(state)
         backend.seed(123)
         conditional = a.lesson in ("04_cgan", "05_acgan")
