@@ -85,8 +85,10 @@ from minigan.optim import SGD, Adam, exponential_decay, linear_momentum
 LESSON = "04_cgan"
 # Per-architecture defaults, applied after parsing to every flag left unset.
 ARCHS = {
-    "dcgan": dict(epochs=7, batch_size=64, optimizer="adam", g_steps=2),  # carpedm20's
-    "paper": dict(epochs=60, batch_size=100, optimizer="sgd", g_steps=1),  # Mirza & Osindero's
+    "dcgan": dict(epochs=7, batch_size=64, optimizer="adam", g_steps=2,   # carpedm20's
+                  sample_dropout=False),
+    "paper": dict(epochs=100, batch_size=100, optimizer="sgd", g_steps=1,  # Mirza & Osindero's
+                  sample_dropout=True),
 }
 ALIASES = {"mlp": "paper"}                               # the name --arch paper had before
 parser = train.make_parser(LESSON, __doc__, b1=0.5, sample_interval=500, arch_table=ARCHS)
@@ -105,6 +107,10 @@ parser.add_argument("--g-steps", type=train.positive_int, default=None,
 parser.add_argument("--select-every", type=train.positive_int, default=5, metavar="N",
                     help="--arch paper: every N epochs, score G on the validation split "
                          "(Parzen) and keep the best G for the final samples (default: %(default)s)")
+parser.add_argument("--sample-dropout", action=argparse.BooleanOptionalAction, default=None,
+                    help=train.arch_defaults_help(
+                        ARCHS, "sample_dropout", "--arch paper: keep G's dropout on when "
+                        "sampling (G learns to draw its variety from the dropout masks)"))
 parser.add_argument("--mismatch", action=argparse.BooleanOptionalAction, default=True,
                     help="--arch dcgan: D also learns to reject real digits shown with a "
                          "wrong label (Reed et al. 2016's matching-aware D; default: on; "
@@ -117,6 +123,8 @@ args.arch = ALIASES.get(args.arch, args.arch)
 train.apply_arch_defaults(args, ARCHS)
 if args.arch == "dcgan" and args.optimizer == "sgd":
     train.fail("--optimizer sgd is the paper's schedule: use it with --arch paper")
+if args.arch == "dcgan" and args.sample_dropout:
+    train.fail("--sample-dropout: only --arch paper's G has dropout")
 if args.lr is None:
     args.lr = 0.1 if args.optimizer == "sgd" else 2e-4
 train.setup(args)
@@ -170,8 +178,12 @@ def noise(n):
 
 
 def generate(z, labels, net=G):
-    """G(z | y) (or best_G) in eval mode; images (N, 1, 28, 28) in [0, 1]."""
-    images, _ = net.forward(z, one_hot(labels, CLASSES), train=False)
+    """G(z | y) (or best_G); images (N, 1, 28, 28) in [0, 1]. The DCGAN samples in eval
+    mode (BatchNorm on its running statistics). The paper's G has no BatchNorm, and with
+    --sample-dropout (its default) it keeps its dropout on: trained with dropout 0.5, G
+    learns to draw a digit's style from the dropout masks and all but ignores z, so with
+    dropout off every z gives the same image (see "What to look for" above)."""
+    images, _ = net.forward(z, one_hot(labels, CLASSES), train=args.sample_dropout)
     return images
 
 

@@ -86,6 +86,7 @@ def test_cgan_mlp_is_the_paper_arch(tmp_path):
         meta = json.loads(str(f["__meta__"]))
         saved = {k for k in f.files if k.startswith("model/")}
     assert meta["args"]["arch"] == "paper" and meta["args"]["optimizer"] == "sgd"
+    assert meta["args"]["sample_dropout"] is True         # G samples with its dropout on
     G, D = cgan_mlp()                                     # the lesson's nets, default sizes
     assert saved == ({f"model/{name}/{k}" for name in ("G", "best_G") for k in G.state_dict()} |
                      {f"model/D/{k}" for k in D.state_dict()})
@@ -101,9 +102,12 @@ def test_cgan_bad_flags(tmp_path):
     proc = lesson("03_wgan.py", "--clip", "-1", "--out", str(tmp_path), check=False)
     assert proc.returncode == 2 and "--clip" in proc.stderr and "Traceback" not in proc.stderr
     help_text = " ".join(lesson("04_cgan.py", "--help").stdout.split())
-    assert "default: 7 for --arch dcgan, 60 for --arch paper" in help_text
+    assert "default: 7 for --arch dcgan, 100 for --arch paper" in help_text
     assert "default: adam for --arch dcgan, sgd for --arch paper" in help_text
+    assert "default: False for --arch dcgan, True for --arch paper" in help_text
     proc = lesson("04_cgan.py", "--optimizer", "sgd", "--out", str(tmp_path), check=False)
+    assert proc.returncode == 2 and "--arch paper" in proc.stderr and "Traceback" not in proc.stderr
+    proc = lesson("04_cgan.py", "--sample-dropout", "--out", str(tmp_path), check=False)
     assert proc.returncode == 2 and "--arch paper" in proc.stderr and "Traceback" not in proc.stderr
 
 
