@@ -75,6 +75,9 @@ parser.add_argument("--arch", choices=tuple(ARCHS), default="fc",
 parser.add_argument("--decay-from", type=train.fraction, default=0.5,
                     help="keep the lr for this share of the run, then decay it linearly to 0 "
                          "(default: %(default)s; 1 keeps it constant, as the paper does)")
+parser.add_argument("--g-steps", type=train.positive_int, default=1,
+                    help="G updates per D update, on the same z (default: %(default)s, the "
+                         "paper's; lesson 04 takes 2, as carpedm20's code does)")
 args = train.apply_arch_defaults(parser.parse_args([] if "ipykernel" in sys.modules else None), ARCHS)
 train.setup(args)
 
@@ -130,14 +133,17 @@ for epoch in run.epochs():
         D.backward(dlogit_fake, fake_cache)            # (the fake's input gradient is unused:
         opt_D.step()                                   #  G is held fixed in this step)
 
-        # ---- G step: maximise log D(G(z)) through the just-updated D
-        opt_G.zero_grad()
-        logit_fake, fake_cache = D.forward(fake)
-        g_loss, dlogit = bce_with_logits(logit_fake, 1.0)
-        with frozen(D):                                # D's parameter gradients: not needed
-            dfake = D.backward(dlogit, fake_cache)     # dL_G/dG(z): D's input gradient
-        G.backward(dfake, g_cache)                     # ... carried back through G
-        opt_G.step()
+        # ---- G step(s): maximise log D(G(z)) through the just-updated D
+        for k in range(args.g_steps):
+            if k > 0:
+                fake, g_cache = G.forward(z)           # G changed: draw the batch again
+            opt_G.zero_grad()
+            logit_fake, fake_cache = D.forward(fake)
+            g_loss, dlogit = bce_with_logits(logit_fake, 1.0)
+            with frozen(D):                            # D's parameter gradients: not needed
+                dfake = D.backward(dlogit, fake_cache)     # dL_G/dG(z): D's input gradient
+            G.backward(dfake, g_cache)                 # ... carried back through G
+            opt_G.step()
         run.log(d_loss=loss_real + loss_fake, g_loss=g_loss)
         if run.should_sample():
             run.save_grid(generate(z_grid))

@@ -38,6 +38,10 @@ def generator(lesson, args, batch_stats=False):
         G, _ = models.cgan_dcgan(z_dim)
         return G, lambda y: G.forward(backend.rand(len(y), z_dim, low=-1.0, high=1.0),
                                       one_hot(y, 10), train=False)[0]
+    if lesson == "04_cgan":                      # --arch paper: the MLPs, sampled as the
+        G, _ = models.cgan_mlp(z_dim)            # lesson samples them (--sample-dropout)
+        return G, lambda y: G.forward(backend.rand(len(y), z_dim), one_hot(y, 10),
+                                      train=bool(args.get("sample_dropout")))[0]
     if lesson == "05_acgan":
         G, _ = models.acgan_mnist(z_dim)
 
@@ -85,7 +89,8 @@ def main():
         line = (f"{name}  IS {m['inception_score']:.2f}  FD {m['frechet_distance']:.1f}  "
                 f"shares {100 * m['min_class_share']:.1f}-{100 * m['max_class_share']:.1f}%")
         if conditional:
-            line += f"  label acc {100 * m['label_accuracy']:.2f}%  spread {m['within_class_spread']:.3f}"
+            line += (f"  label acc {100 * m['label_accuracy']:.2f}%  spread {m['within_class_spread']:.3f}"
+                     f"  diversity {m['within_class_diversity']:.3f}")
         print(line, flush=True)
 
 
