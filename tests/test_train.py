@@ -41,6 +41,14 @@ def test_short_run_writes_everything(tmp_path, name, extra):
     assert images.min() >= 0 and images.max() <= 1 and images.std() > 0
 
 
+def test_dcgan_g_steps_updates_g_that_many_times_per_d_step(tmp_path):
+    lesson("02_dcgan.py", *QUICK, "--arch", "small", "--g-steps", "2", "--epochs", "1",
+           "--no-eval", "--out", str(tmp_path))
+    with np.load(tmp_path / "checkpoint.npz") as f:
+        steps = json.loads(str(f["__meta__"]))["optim_scalars"]
+    assert steps["D"]["t"] > 0 and steps["G"]["t"] == 2 * steps["D"]["t"]
+
+
 @pytest.mark.parametrize("name", ["01_gan.py", "04_cgan.py"])
 def test_paper_schedule_and_model_selection_resume_bit_identically(tmp_path, name):
     """--arch paper (01 and 04): the decaying rate (a function of the optimizer's step
