@@ -73,9 +73,7 @@ parser.add_argument("--arch", choices=tuple(ARCHS), default="fc",
                     help="fc (default: InfoGAN's nets, a dense hidden layer in G and D), "
                          "small (the benchmark's network), deep (small G, D with a third "
                          "convolution) or keras (lesson 05's networks without labels)")
-parser.add_argument("--decay-from", type=train.fraction, default=0.5,
-                    help="keep the lr for this share of the run, then decay it linearly to 0 "
-                         "(default: %(default)s; 1 keeps it constant, as the paper does)")
+train.add_decay_from(parser, constant=", as the paper does")
 parser.add_argument("--g-steps", type=train.positive_int, default=1,
                     help="G updates per D update, on the same z (default: %(default)s, the "
                          "paper's; 2 is carpedm20's, as in lesson 04: with --epochs 10 a "

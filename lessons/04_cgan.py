@@ -125,9 +125,7 @@ parser.add_argument("--mismatch", action=argparse.BooleanOptionalAction, default
                     help="--arch dcgan: D also learns to reject real digits shown with a "
                          "wrong label (Reed et al. 2016's matching-aware D; default: on; "
                          "--no-mismatch is carpedm20's D loss)")
-parser.add_argument("--decay-from", type=train.fraction, default=0.5,
-                    help="--arch dcgan: keep the lr for this share of the run, then decay it "
-                         "linearly to 0 (default: %(default)s; 1 keeps it constant)")
+train.add_decay_from(parser, prefix="--arch dcgan: ", constant=", as carpedm20 does")
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 args.arch = ALIASES.get(args.arch, args.arch)
 train.apply_arch_defaults(args, ARCHS)

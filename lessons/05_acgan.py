@@ -89,9 +89,7 @@ parser.add_argument("--class-loss-on", choices=("real", "both"), default="real",
                     help="what D's class head learns from: real digits only (default), or real "
                          "digits and G's samples with the asked-for labels (both: the paper's "
                          "and acgan.py's L_C)")
-parser.add_argument("--decay-from", type=train.fraction, default=0.5,
-                    help="keep the lr for this share of the run, then decay it linearly to 0 "
-                         "(default: %(default)s; 1 keeps it constant, as acgan.py does)")
+train.add_decay_from(parser, constant=", as acgan.py does")
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 train.setup(args)
 CLASSES = 10

@@ -109,9 +109,7 @@ parser.add_argument("--identity-weight", type=float, default=0.0,
                          "%(default)s; the paper's 0.5 makes F draw outlines here, see the docs)")
 parser.add_argument("--pool-size", type=int, default=50,
                     help="images in each discriminator's history (default: %(default)s; 0: none)")
-parser.add_argument("--decay-from", type=train.fraction, default=0.5,
-                    help="keep the lr for this share of the run, then decay it linearly to 0 "
-                         "(default: %(default)s)")
+train.add_decay_from(parser)
 parser.add_argument("--eval-every", type=int, default=100, metavar="N",
                     help="measure translations of --eval-images test digits every N steps "
                          "(default: %(default)s; 0: never)")

@@ -123,6 +123,14 @@ def fraction(text):
     return value
 
 
+def add_decay_from(parser, prefix="", constant=""):
+    """The --decay-from flag of the lessons that use linear_decay (below): `prefix` says
+    which --arch it applies to, `constant` whose schedule a constant rate is."""
+    parser.add_argument("--decay-from", type=fraction, default=0.5,
+                        help=f"{prefix}keep the lr for this share of the run, then decay it "
+                             f"linearly to 0 (default: %(default)s; 1 keeps it constant{constant})")
+
+
 def linear_decay(base_lr, step, total_steps, start=0.5):
     """The learning rate at `step` of `total_steps`: base_lr for the first `start` share of
     the run, then falling linearly to 0 at the last step (CycleGAN's schedule, Zhu et al.
