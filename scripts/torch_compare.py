@@ -1,4 +1,4 @@
-"""Side-by-side speed check: the DCGAN-MNIST step of minigan.bench, built in PyTorch (CPU).
+"""Side-by-side speed check: the DCGAN-MNIST step of minigan.bench, built in PyTorch (CPU, or CUDA).
 
 A dev script, not part of the package (minigan itself never imports torch). It builds the
 identical networks (same layers, same DCGAN init, BCE on logits, Adam 2e-4 (0.5, 0.999))
@@ -14,6 +14,8 @@ backward into G with D frozen (no parameter gradients for D, as minigan's
     python scripts/torch_compare.py --wgan-gp         # lesson 06's critic step, double backprop
     python scripts/torch_compare.py --network cgan --minigan VENV_PYTHON --pairs 5
           # 5 alternating timings of the same step (torch, then minigan.bench --only), ratio
+    python scripts/torch_compare.py --device cuda --minigan python3 --pairs 5
+          # the same on a GPU: PyTorch CUDA eager against minigan.bench --device gpu (CuPy)
 
 Run it with the same thread count as minigan (both default to the machine's cores; set
 OMP_NUM_THREADS / OPENBLAS_NUM_THREADS to pin both).
@@ -28,6 +30,8 @@ import time
 
 import torch
 from torch import nn
+
+DEVICE = torch.device("cpu")     # --device cuda: every network and tensor on the GPU
 
 
 def g_convs(c):
@@ -152,18 +156,18 @@ def make_cgan_step(batch_size=64, z_dim=100, g_steps=2):
     """minigan.bench.cgan_step (lesson 04's default step): D on (x, y), (G(z|y), y) and
     (x, wrong y), the two fake terms at half weight; then two G steps on the same z, y."""
     torch.manual_seed(0)
-    G, D = cgan_dcgan(z_dim)
+    G, D = (net.to(DEVICE) for net in cgan_dcgan(z_dim))
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch_size, 1, 28, 28)
-    labels = torch.arange(batch_size) % 10
+    real = torch.rand(batch_size, 1, 28, 28, device=DEVICE)
+    labels = torch.arange(batch_size, device=DEVICE) % 10
     y = nn.functional.one_hot(labels, 10).float()
     y_wrong = nn.functional.one_hot((labels + 1 + labels % 9) % 10, 10).float()
-    ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
+    ones, zeros = torch.ones(batch_size, 1, device=DEVICE), torch.zeros(batch_size, 1, device=DEVICE)
 
     def step():
-        z = torch.rand(batch_size, z_dim) * 2 - 1
+        z = torch.rand(batch_size, z_dim, device=DEVICE) * 2 - 1
         fake = G(z, y)
         opt_D.zero_grad()
         loss_D = bce(D(real, y), ones) + (bce(D(fake.detach(), y), zeros) + bce(D(real, y_wrong), zeros)) / 2
@@ -186,15 +190,15 @@ def make_step(batch_size, z_dim=100, network="small"):
     if network == "cgan":
         return make_cgan_step()
     torch.manual_seed(0)
-    G, D = NETWORKS[network](z_dim)
+    G, D = (net.to(DEVICE) for net in NETWORKS[network](z_dim))
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch_size, 1, 28, 28) * 2 - 1
-    ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
+    real = torch.rand(batch_size, 1, 28, 28, device=DEVICE) * 2 - 1
+    ones, zeros = torch.ones(batch_size, 1, device=DEVICE), torch.zeros(batch_size, 1, device=DEVICE)
 
     def step():
-        z = torch.randn(batch_size, z_dim)
+        z = torch.randn(batch_size, z_dim, device=DEVICE)
         fake = G(z)
         opt_D.zero_grad()
         loss_D = bce(D(real), ones)
@@ -225,15 +229,15 @@ def make_critic_step(batch_size, penalty, dim=32, lam=10.0):
     """minigan.bench's wgan_gp_critic_line in PyTorch: mean D(fake) - mean D(real), plus
     lam * mean (||grad D(x_hat)|| - 1)^2 by double backprop (create_graph=True)."""
     torch.manual_seed(0)
-    D = wgan_gp_critic(dim)
+    D = wgan_gp_critic(dim).to(DEVICE)
     opt = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.5, 0.9))
-    real, fake = torch.rand(batch_size, 1, 28, 28), torch.rand(batch_size, 1, 28, 28)
+    real, fake = (torch.rand(batch_size, 1, 28, 28, device=DEVICE) for _ in range(2))
 
     def step():
         opt.zero_grad()
         loss = D(fake).mean() - D(real).mean()
         if penalty:
-            eps = torch.rand(batch_size, 1, 1, 1)
+            eps = torch.rand(batch_size, 1, 1, 1, device=DEVICE)
             x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
             g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
             loss = loss + lam * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
@@ -250,13 +254,20 @@ def rss_mb(field):
                 return round(int(line.split()[1]) / 1024, 1)
 
 
+def synchronize():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def median_ms(fn, repeats, warmup=3):
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
+        synchronize()
         t0 = time.perf_counter()
         fn()
+        synchronize()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
@@ -267,17 +278,19 @@ def alternate(args, threads):
     step = make_step(args.batch_size, network=args.network)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     cmd = [args.minigan, "-m", "minigan.bench", "--only", BENCH_LINE[args.network],
-           "--repeats", str(args.repeats), "--batch-size", str(args.batch_size)]
+           "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
+           "--device", "gpu" if DEVICE.type == "cuda" else "cpu"]
     pairs = []
     for i in range(args.pairs):
         torch_ms = median_ms(step, args.repeats)
         out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
         minigan_ms = json.loads(out.strip().splitlines()[-1])["ms"]
         pairs.append((torch_ms, minigan_ms))
-        print(json.dumps({"name": "pair", "network": args.network, "torch_ms": round(torch_ms, 2),
-                          "minigan_ms": minigan_ms}), flush=True)
+        print(json.dumps({"name": "pair", "network": args.network, "device": DEVICE.type,
+                          "torch_ms": round(torch_ms, 2), "minigan_ms": minigan_ms}), flush=True)
     t, m = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    print(json.dumps({"name": "pairs_median", "network": args.network, "pairs": len(pairs),
+    print(json.dumps({"name": "pairs_median", "network": args.network, "device": DEVICE.type,
+                      "pairs": len(pairs),
                       "torch_ms": round(t, 2), "minigan_ms": round(m, 2), "ratio": round(m / t, 3),
                       "threads": threads, "torch": torch.__version__,
                       "openblas_env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -302,7 +315,11 @@ def main():
                          "(same network), and the medians and their ratio")
     ap.add_argument("--wgan-gp", action="store_true",
                     help="time lesson 06's critic step (batch 50) with and without the penalty")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: PyTorch CUDA eager, and --minigan runs minigan.bench --device gpu")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     threads = torch.get_num_threads()
 
     if args.wgan_gp:
@@ -335,12 +352,14 @@ def main():
     for bs in sizes:
         ms = median_ms(make_step(bs, network=args.network), args.repeats)
         print(json.dumps({"name": "torch_dcgan_step", "network": args.network, "batch_size": bs,
+                          "device": DEVICE.type,
                           "ms": round(ms, 2),
                           "threads": threads, "torch": torch.__version__}), flush=True)
     if args.minigan:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
         cmd = [args.minigan, "-m", "minigan.bench", "--skip-layers", "--repeats", str(args.repeats),
-               "--batch-size", str(args.batch_size)] + (["--scaling"] if args.scaling else [])
+               "--batch-size", str(args.batch_size), "--device", "gpu" if DEVICE.type == "cuda" else "cpu"
+               ] + (["--scaling"] if args.scaling else [])
         subprocess.run(cmd, env=env, check=True)
 
 

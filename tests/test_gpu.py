@@ -442,6 +442,15 @@ def test_lesson_same_seed_same_samples_as_cpu(lesson_runs):
     (a_gpu, m_gpu), (a_cpu, m_cpu) = _checkpoint(out["gpu"]), _checkpoint(out["cpu"])
     assert a_gpu.keys() == a_cpu.keys()
     for k in a_cpu:
+        # On a real GPU, Adam's moments (optim/*/m, v) are not compared: they are running
+        # averages of the gradient itself, which in a GAN's first steps is the difference of
+        # a real and a fake term that nearly cancel, and for a bias that feeds BatchNorm is
+        # analytically zero (pure rounding). No device can match them to a tolerance: on one
+        # CPU, switching OpenBLAS's kernel (OPENBLAS_CORETYPE=Haswell vs Sandybridge) moves
+        # lesson 05's moments by 5% of their norm after 3 steps of this run. The parameters
+        # the moments drove are compared, entry by entry.
+        if not ON_STANDIN and k.startswith("optim/"):
+            continue
         scale = max(1.0, float(np.abs(a_cpu[k]).max(initial=0)))
         assert np.abs(a_gpu[k] - a_cpu[k]).max(initial=0) <= tol * scale, f"{name}: checkpoint {k}"
     assert m_gpu["rng"] == m_cpu["rng"] and m_gpu["data_rng"] == m_cpu["data_rng"]
