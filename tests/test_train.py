@@ -49,6 +49,18 @@ def test_dcgan_g_steps_updates_g_that_many_times_per_d_step(tmp_path):
     assert steps["D"]["t"] > 0 and steps["G"]["t"] == 2 * steps["D"]["t"]
 
 
+@pytest.mark.parametrize("extra,g_lr", [([], 1e-3), (["--arch", "small"], 2e-4),
+                                        (["--arch", "small", "--g-lr", "5e-4"], 5e-4)])
+def test_dcgan_g_lr_is_gs_rate_and_lr_is_ds(tmp_path, extra, g_lr):
+    """--g-lr sets G's Adam rate (per-arch default: InfoGAN's 1e-3 for fc), --lr D's."""
+    lesson("02_dcgan.py", *QUICK, *extra, "--decay-from", "1", "--epochs", "1", "--no-eval",
+           "--out", str(tmp_path))
+    with np.load(tmp_path / "checkpoint.npz") as f:
+        meta = json.loads(str(f["__meta__"]))
+    assert meta["args"]["g_lr"] == g_lr
+    assert meta["optim_scalars"]["G"]["lr"] == g_lr and meta["optim_scalars"]["D"]["lr"] == 2e-4
+
+
 @pytest.mark.parametrize("name", ["01_gan.py", "04_cgan.py"])
 def test_paper_schedule_and_model_selection_resume_bit_identically(tmp_path, name):
     """--arch paper (01 and 04): the decaying rate (a function of the optimizer's step
