@@ -189,16 +189,18 @@ def synchronize():
         backend.xp().cuda.Device().synchronize()
 
 
-def median_ms(fn, repeats, warmup=2):
-    """Median wall time of fn() in milliseconds, after `warmup` untimed calls."""
+def median_ms(fn, repeats, warmup=2, sync=synchronize):
+    """Median wall time of fn() in milliseconds, after `warmup` untimed calls; `sync` waits
+    for queued device work before and after each call (scripts/torch_compare.py passes
+    PyTorch's)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        synchronize()
+        sync()
         t0 = time.perf_counter()
         fn()
-        synchronize()
+        sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 

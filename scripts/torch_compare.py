@@ -31,6 +31,9 @@ import time
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from minigan import bench  # noqa: E402  (its timer; minigan itself never imports torch)
+
 DEVICE = torch.device("cpu")     # --device cuda: every network and tensor on the GPU
 
 
@@ -259,17 +262,9 @@ def synchronize():
         torch.cuda.synchronize()
 
 
-def median_ms(fn, repeats, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        synchronize()
-        t0 = time.perf_counter()
-        fn()
-        synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+def median_ms(fn, repeats):
+    """minigan.bench's timer (median of `repeats` after 3 warm-ups), with PyTorch's sync."""
+    return bench.median_ms(fn, repeats, warmup=3, sync=synchronize)
 
 
 def alternate(args, threads):
