@@ -186,7 +186,8 @@ def main():
                 "its default settings, measured with minigan's MNIST classifier (`minigan/metrics.py`). "
                 "Seconds per epoch are the median epoch's wall-clock time on the machine named in the device column "
                 "(cpu: the project's 2-core reference machine, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset "
-                "as on a user's machine, unless a note says otherwise); min is the training time at that rate "
+                "as on a user's machine, unless a note says otherwise; gpu: one NVIDIA H200 with CuPy 14.2 for "
+                "CUDA 13); min is the training time at that rate "
                 "(epochs x s/epoch, without the final evaluation).\n\n"
                 "The last row is the ceiling: 10,000 real training images measured as if they were "
                 "samples. Rows are kept in docs/results.json, one per run folder.\n\n")
