@@ -93,8 +93,9 @@ train.setup(args)
 # "All models were trained with mini-batch stochastic gradient descent (SGD) with a
 # mini-batch size of 128. All weights were initialized from a zero-centered Normal
 # distribution with standard deviation 0.02." "We used the Adam optimizer ... learning
-# rate of 0.0002 ... reducing beta1 to 0.5 helped stabilize training." G's rate is
-# InfoGAN's for these networks (its MNIST launcher: generator 1e-3, discriminator 2e-4).
+# rate of 0.0002 ... reducing beta1 to 0.5 helped stabilize training." The default
+# network's G learns at InfoGAN's rate for it (its MNIST launcher: generator 1e-3,
+# discriminator 2e-4); the other --arch choices train both networks at 2e-4.
 
 # %%
 G, D = NETWORKS[args.arch](z_dim=args.latent_dim)
