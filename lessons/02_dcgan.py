@@ -67,10 +67,8 @@ from minigan.models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_fc, dcgan_
 from minigan.optim import Adam
 
 LESSON = "02_dcgan"
-ARCHS = {"deep": dict(epochs=30, batch_size=128, g_lr=2e-4),
-         "small": dict(epochs=30, batch_size=128, g_lr=2e-4),
-         "keras": dict(epochs=10, batch_size=64, g_lr=2e-4),
-         "fc": dict(epochs=12, batch_size=128, g_lr=1e-3)}
+ARCHS = {"deep": dict(epochs=30, batch_size=128), "small": dict(epochs=30, batch_size=128),
+         "keras": dict(epochs=10, batch_size=64), "fc": dict(epochs=12, batch_size=128, g_lr=1e-3)}
 NETWORKS = {"deep": dcgan_mnist_deep, "small": dcgan_mnist, "keras": dcgan_mnist_keras,
             "fc": dcgan_mnist_fc}
 parser = train.make_parser(LESSON, __doc__, batch_size=None, lr=2e-4, b1=0.5, arch_table=ARCHS)
@@ -79,13 +77,16 @@ parser.add_argument("--arch", choices=tuple(ARCHS), default="fc",
                          "small (the benchmark's network), deep (small G, D with a third "
                          "convolution) or keras (lesson 05's networks without labels)")
 parser.add_argument("--g-lr", type=train.positive_float, default=None,
-                    help=train.arch_defaults_help(ARCHS, "g_lr", "G's learning rate (--lr is D's)"))
+                    help="G's learning rate; --lr is D's (default: 1e-3, InfoGAN's, for "
+                         "--arch fc; --lr for the others)")
 train.add_decay_from(parser, constant=", as the paper does")
 parser.add_argument("--g-steps", type=train.positive_int, default=1,
                     help="G updates per D update, on the same z (default: %(default)s, the "
                          "paper's; 2 is carpedm20's, as in lesson 04; measured at --g-lr 2e-4 "
                          "in docs/lessons/02_dcgan.md)")
 args = train.apply_arch_defaults(parser.parse_args([] if "ipykernel" in sys.modules else None), ARCHS)
+if args.g_lr is None:                                 # the archs without their own: D's rate
+    args.g_lr = args.lr
 train.setup(args)
 
 # %% [markdown]

@@ -257,6 +257,11 @@ def rss_mb(field):
                 return round(int(line.split()[1]) / 1024, 1)
 
 
+def minigan_device():
+    """minigan.bench's --device for the torch device in use."""
+    return "gpu" if DEVICE.type == "cuda" else "cpu"
+
+
 def synchronize():
     if DEVICE.type == "cuda":
         torch.cuda.synchronize()
@@ -274,7 +279,7 @@ def alternate(args, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     cmd = [args.minigan, "-m", "minigan.bench", "--only", BENCH_LINE[args.network],
            "--repeats", str(args.repeats), "--batch-size", str(args.batch_size),
-           "--device", "gpu" if DEVICE.type == "cuda" else "cpu"]
+           "--device", minigan_device()]
     pairs = []
     for i in range(args.pairs):
         torch_ms = median_ms(step, args.repeats)
@@ -353,7 +358,7 @@ def main():
     if args.minigan:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
         cmd = [args.minigan, "-m", "minigan.bench", "--skip-layers", "--repeats", str(args.repeats),
-               "--batch-size", str(args.batch_size), "--device", "gpu" if DEVICE.type == "cuda" else "cpu"
+               "--batch-size", str(args.batch_size), "--device", minigan_device()
                ] + (["--scaling"] if args.scaling else [])
         subprocess.run(cmd, env=env, check=True)
 
