@@ -24,6 +24,9 @@ class Optimizer:
         self.t = 0
         self.params = [(f"{i}:{name}", owner, key)
                        for i, model in enumerate(models) for name, owner, key in model.parameters()]
+        for name, owner, key in self.params:
+            if not (owner.params[key].flags.c_contiguous and owner.grads[key].flags.c_contiguous):
+                raise ValueError(f"parameter {name} is not C-contiguous: step() updates flat views of it")
         xp = backend.xp()
         self.state = {slot: {name: xp.zeros_like(owner.params[key]) for name, owner, key in self.params}
                       for slot in self.slots}
@@ -31,9 +34,9 @@ class Optimizer:
 
     def scratch(self, p):
         """A temporary array shaped like p, overwritten by the next call. One buffer (as
-        large as the largest parameter) serves every update: a fresh temporary for a
-        6-million-entry weight costs more than its arithmetic (the memory is mapped and
-        zeroed again on every step)."""
+        large as the largest block, see ``step``) serves every update: a fresh temporary
+        for a 6-million-entry weight costs more than its arithmetic (the memory is mapped
+        and zeroed again on every step)."""
         if self._scratch is None or self._scratch.size < p.size or self._scratch.dtype != p.dtype:
             self._scratch = backend.get_array_module(p).empty(p.size, dtype=p.dtype)
         return self._scratch[:p.size].reshape(p.shape)
@@ -42,12 +45,32 @@ class Optimizer:
         for _, owner, key in self.params:
             owner.grads[key][...] = 0
 
+    #: Elements per block of a CPU update (see ``step``).
+    block = 2 ** 17
+
     def step(self):
+        """Update every parameter from its gradient: ``update(p, g, *state)`` on the
+        parameter, its gradient and its state arrays (e.g. Adam's m and v), all flattened.
+
+        On the CPU, the update runs a block of ``block`` entries at a time. Adam's update is
+        a dozen passes over its arrays; on a whole 6.4-million-entry weight each pass
+        streams 25 MB from memory, while the five blocks a pass touches (p, g, m, v and the
+        scratch, 2.5 MB) stay in the processor's cache from one pass to the next (lesson
+        02's 13.2 million parameters: 37 -> 26 ms a step for its two Adam updates). Elementwise
+        arithmetic does not care how it is split: the numbers are the same to the last bit.
+        On a GPU every pass is a kernel launch, so there the whole array is one block.
+        """
         self.t += 1
         for name, owner, key in self.params:
-            self.update(name, owner.params[key], owner.grads[key])
+            arrays = [owner.params[key], owner.grads[key], *(self.state[s][name] for s in self.slots)]
+            flat = [a.reshape(-1) for a in arrays]                  # views: all C-contiguous
+            size = flat[0].size
+            block = size if backend.get_array_module(flat[0]) is not np else self.block
+            for start in range(0, size, block):
+                self.update(*(a[start:start + block] for a in flat))
 
-    def update(self, name, p, g):
+    def update(self, p, g, *state):
+        """Update p in place from its gradient g and this optimizer's state arrays."""
         raise NotImplementedError
 
     def state_dict(self):
@@ -87,8 +110,7 @@ class SGD(Optimizer):
         super().__init__(models, lr)
         self.momentum = momentum
 
-    def update(self, name, p, g):
-        v = self.state["v"][name]
+    def update(self, p, g, v):
         v *= self.momentum
         v += g
         tmp = self.scratch(p)
@@ -108,9 +130,9 @@ class Adam(Optimizer):
         self.b1, self.b2 = betas
         self.eps = eps
 
-    def update(self, name, p, g):
+    def update(self, p, g, m, v):
         xp = backend.get_array_module(p)
-        m, v, tmp = self.state["m"][name], self.state["v"][name], self.scratch(p)
+        tmp = self.scratch(p)
         # Every operation writes in place (out=): no array is allocated per step.
         m *= self.b1
         xp.multiply(g, 1 - self.b1, out=tmp)
@@ -135,9 +157,8 @@ class RMSprop(Optimizer):
         super().__init__(models, lr)
         self.alpha, self.eps = alpha, eps
 
-    def update(self, name, p, g):
+    def update(self, p, g, s):
         xp = backend.get_array_module(p)
-        s = self.state["s"][name]
         tmp = self.scratch(p)
         s *= self.alpha
         xp.multiply(g, g, out=tmp)

@@ -201,3 +201,39 @@ def test_linear_momentum_is_pylearn2s_momentum_adjustor():
     assert m[0] == 0.5 and m[3] == pytest.approx(0.7) and m[4] == pytest.approx(0.7)
     assert m[1] == pytest.approx(0.5 + 0.2 / 249)
     assert m[2] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("make", [lambda m: optim.SGD(m, lr=0.1, momentum=0.9),
+                                  lambda m: optim.Adam(m, lr=0.01, betas=(0.5, 0.999)),
+                                  lambda m: optim.RMSprop(m, lr=0.01)],
+                         ids=["sgd", "adam", "rmsprop"])
+def test_blockwise_update_is_the_whole_array_update(make, monkeypatch):
+    """step() updates a CPU array a block at a time (for the cache); the result must be
+    bit for bit the update of the whole array, whatever the block size, including blocks
+    that do not divide the array (a 3 x 7 weight in blocks of 4)."""
+    def run(block):
+        monkeypatch.setattr(optim.Optimizer, "block", block)
+        backend.seed(0)
+        model = L.Sequential(L.Dense(3, 7), L.Dense(7, 5)).to_dtype(np.float32)
+        opt = make(model)
+        for t in (1, 2, 3):
+            _grads(model, t)
+            opt.step()
+        return _params(model), opt.state_dict()
+
+    whole_params, whole_state = run(10 ** 9)
+    for block in (1, 4, 16):
+        params, state = run(block)
+        for k, v in whole_params.items():
+            np.testing.assert_array_equal(params[k], v)
+        for k, v in whole_state.items():
+            np.testing.assert_array_equal(state[k], v)
+
+
+def test_optimizer_refuses_a_parameter_it_cannot_flatten():
+    """step() updates flat views of each parameter: a non-contiguous one would be copied by
+    the flattening and never updated, so the optimizer refuses it up front."""
+    layer = L.Dense(4, 3)
+    layer.params["W"] = np.asfortranarray(np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        optim.Adam(layer)
