@@ -158,8 +158,8 @@ def alternating_step(x):
     logit_fake, fake_cache = D.forward(fake)
     loss_real, dreal = bce_with_logits(logit_real, 1.0)
     loss_fake, dfake = bce_with_logits(logit_fake, 0.0)
-    D.backward(dreal, real_cache)
-    D.backward(dfake, fake_cache)
+    D.backward(dreal, real_cache, input_grad=False)                 # D's parameter gradients;
+    D.backward(dfake, fake_cache, input_grad=False)                 # no one needs dL/dx here
     opt_D.step()
 
     # ---- G: through the updated D
@@ -185,8 +185,8 @@ def simultaneous_step(x):
     loss_real, dreal = bce_with_logits(logit_real, 1.0)
     loss_fake, dfake = bce_with_logits(logit_fake, 0.0)
     # d_obj = (BCE(D(x), 1) + BCE(D(G(z)), 0)) / 2
-    D.backward(dreal / 2, real_cache)
-    D.backward(dfake / 2, fake_cache)
+    D.backward(dreal / 2, real_cache, input_grad=False)
+    D.backward(dfake / 2, fake_cache, input_grad=False)
     # g_obj on the same logit, back through D (frozen: it adds to G only) into G
     g_loss, dlogit = generator_loss(logit_fake)
     with frozen(D):

@@ -140,9 +140,9 @@ for epoch in run.epochs():
         logit_fake, fake_cache = D.forward(fake)       # each keeps its own cache
         loss_real, dlogit_real = bce_with_logits(logit_real, 1.0)
         loss_fake, dlogit_fake = bce_with_logits(logit_fake, 0.0)
-        D.backward(dlogit_real, real_cache)            # grads of both terms add up in D.grads
-        D.backward(dlogit_fake, fake_cache)            # (the fake's input gradient is unused:
-        opt_D.step()                                   #  G is held fixed in this step)
+        D.backward(dlogit_real, real_cache, input_grad=False)  # grads of both terms add up in
+        D.backward(dlogit_fake, fake_cache, input_grad=False)  # D.grads; no input gradient: G is
+        opt_D.step()                                           # held fixed in this step
 
         # ---- G step(s): maximise log D(G(z)) through the just-updated D
         for k in range(args.g_steps):

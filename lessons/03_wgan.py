@@ -284,8 +284,8 @@ for epoch in run.epochs():
         score_fake, fake_cache = D.forward(fake)
         mean_real, dmean_real = mean(score_real)
         mean_fake, dmean_fake = mean(score_fake)
-        D.backward(-dmean_real, real_cache)            # d L_D / d D(x)    = -1/N
-        D.backward(dmean_fake, fake_cache)             # d L_D / d D(G(z)) = +1/N
+        D.backward(-dmean_real, real_cache, input_grad=False)   # d L_D / d D(x)    = -1/N
+        D.backward(dmean_fake, fake_cache, input_grad=False)    # d L_D / d D(G(z)) = +1/N
         opt_D.step()
         clip_weights(D, args.clip)                     # keep the critic K-Lipschitz
         w_estimate = mean_real - mean_fake             # = -L_D, before this update

@@ -241,7 +241,7 @@ for epoch in run.epochs():
         logit_fake, fake_cache = D.forward(fake, y)    # each keeps its own cache
         loss_real, dlogit_real = bce_with_logits(logit_real, 1.0)
         loss_fake, dlogit_fake = bce_with_logits(logit_fake, 0.0)
-        D.backward(dlogit_real, real_cache)            # both terms add into D.grads
+        D.backward(dlogit_real, real_cache, input_grad=False)  # both terms add into D.grads
         if args.mismatch and args.arch == "dcgan":
             # Reed et al. 2016, Algorithm 1 (GAN-CLS): a real digit with a wrong label is
             # a third kind of input, to be rejected like a fake; the two "fake" terms
@@ -250,9 +250,9 @@ for epoch in run.epochs():
             wrong = (labels + backend.randint(CLASSES - 1, len(x)) + 1) % CLASSES
             logit_wrong, wrong_cache = D.forward(x, one_hot(wrong, CLASSES))
             loss_wrong, dlogit_wrong = bce_with_logits(logit_wrong, 0.0)
-            D.backward(dlogit_wrong / 2, wrong_cache)
+            D.backward(dlogit_wrong / 2, wrong_cache, input_grad=False)
             loss_fake, dlogit_fake = (loss_fake + loss_wrong) / 2, dlogit_fake / 2
-        D.backward(dlogit_fake, fake_cache)
+        D.backward(dlogit_fake, fake_cache, input_grad=False)  # (no input gradient: G is fixed)
         opt_D.step()
 
         # ---- G step(s): maximise log D(G(z | y) | y) through the just-updated D

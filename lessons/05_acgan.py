@@ -132,12 +132,13 @@ def discriminator_forward(images):
     return source, classes, (trunk_cache, source_cache, classes_cache)
 
 
-def discriminator_backward(dsource, dclasses, cache):
+def discriminator_backward(dsource, dclasses, cache, input_grad=True):
     """Both heads read the same features, so their gradients add up there (the
-    multivariate chain rule) before one backward pass through the trunk; returns dL/dimages."""
+    multivariate chain rule) before one backward pass through the trunk; returns dL/dimages
+    (None with input_grad=False, in D's own step: see Sequential.backward)."""
     trunk_cache, source_cache, classes_cache = cache
     dfeats = D.source.backward(dsource, source_cache) + D.classes.backward(dclasses, classes_cache)
-    return D.trunk.backward(dfeats, trunk_cache)
+    return D.trunk.backward(dfeats, trunk_cache, input_grad=input_grad)
 
 
 xp = backend.xp()
@@ -184,8 +185,8 @@ for epoch in run.epochs():
         loss_c_fake, dclasses_fake = softmax_cross_entropy(classes_fake, gen_labels)
         if args.class_loss_on == "real":                 # the class head is not told what
             loss_c_fake, dclasses_fake = 0.0, 0 * dclasses_fake   # G meant to draw
-        discriminator_backward(dsource_real, dclasses_real, real_cache)
-        discriminator_backward(dsource_fake, dclasses_fake, fake_cache)
+        discriminator_backward(dsource_real, dclasses_real, real_cache, input_grad=False)
+        discriminator_backward(dsource_fake, dclasses_fake, fake_cache, input_grad=False)
         opt_D.step()
         d_loss = loss_s_real + loss_s_fake + loss_c_real + loss_c_fake
         acc_real = accuracy(classes_real, labels)       # D's class head on this step's

@@ -169,8 +169,8 @@ for epoch in run.epochs():
         score_fake, fake_cache = D.forward(fake)
         mean_real, dmean_real = mean(score_real)
         mean_fake, dmean_fake = mean(score_fake)
-        D.backward(-dmean_real, real_cache)            # d L_D / d D(x)    = -1/N
-        D.backward(dmean_fake, fake_cache)             # d L_D / d D(G(z)) = +1/N
+        D.backward(-dmean_real, real_cache, input_grad=False)   # d L_D / d D(x)    = -1/N
+        D.backward(dmean_fake, fake_cache, input_grad=False)    # d L_D / d D(G(z)) = +1/N
         # x_hat = eps x + (1 - eps) x~,  eps ~ U[0, 1], one per sample
         eps = backend.rand(n, *([1] * (x.ndim - 1)))
         x_hat = eps * x + (1 - eps) * fake

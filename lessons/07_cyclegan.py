@@ -295,10 +295,10 @@ for epoch in run.epochs():
         for net, real, fake, pool in ((D.a, a, fake_a, pool_a), (D.b, b, fake_b, pool_b)):
             score, cache = net.forward(real)
             loss_real, dscore = mse(score, 1.0)
-            net.backward(dscore / 2, cache)
+            net.backward(dscore / 2, cache, input_grad=False)
             score, cache = net.forward(pool.query(fake))
             loss_fake, dscore = mse(score, 0.0)
-            net.backward(dscore / 2, cache)
+            net.backward(dscore / 2, cache, input_grad=False)
             d_loss += (loss_real + loss_fake) / 2
         opt_D.step()
 

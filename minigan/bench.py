@@ -72,10 +72,10 @@ def dcgan_step(G, D, opt_G, opt_D, real, z):
     opt_D.zero_grad()
     logits, cache = D.forward(real)
     loss_real, dlogits = bce_with_logits(logits, 1.0)
-    D.backward(dlogits, cache)
+    D.backward(dlogits, cache, input_grad=False)      # D's parameter gradients only
     logits, cache = D.forward(fake)
     loss_fake, dlogits = bce_with_logits(logits, 0.0)
-    D.backward(dlogits, cache)
+    D.backward(dlogits, cache, input_grad=False)
     opt_D.step()
 
     opt_G.zero_grad()
@@ -100,7 +100,7 @@ def cgan_step(G, D, opt_G, opt_D, real, y, y_wrong, z, g_steps=2):
     for x, labels, target, weight in ((real, y, 1.0, 1.0), (fake, y, 0.0, 0.5), (real, y_wrong, 0.0, 0.5)):
         logits, cache = D.forward(x, labels)
         loss, dlogits = bce_with_logits(logits, target)
-        D.backward(weight * dlogits, cache)
+        D.backward(weight * dlogits, cache, input_grad=False)
         loss_D += weight * loss
     opt_D.step()
     for k in range(g_steps):
@@ -275,7 +275,7 @@ def wgan_gp_critic_line(batch_size, repeats, dim=32):
         for x, sign in ((real, -1.0), (fake, 1.0)):
             score, cache = D.forward(x)
             _, dscore = mean(score)
-            D.backward(sign * dscore, cache)
+            D.backward(sign * dscore, cache, input_grad=False)
         if penalty:
             eps = backend.rand(batch_size, 1, 1, 1)
             gradient_penalty(D, eps * real + (1 - eps) * fake, 10.0)
@@ -310,6 +310,7 @@ def step_breakdown(batch_size, steps):
             name = f"{prefix}[{i}] {type(layer).__name__}"
             layer.forward = timed(name + " fwd", layer.forward)
             layer.backward = timed(name + " bwd", layer.backward)
+            layer.backward_params = timed(name + " bwd", layer.backward_params)
     for _ in range(3):
         step()
     totals.clear()

@@ -116,8 +116,15 @@ class Joint(Parts):
         out, h_cache = self.joint.forward(xp.concatenate([a, b], axis=1), train)
         return out, (a_cache, b_cache, h_cache, a.shape[1])
 
-    def backward(self, dout, cache):
+    def backward(self, dout, cache, input_grad=True):
+        """input_grad=False: nothing needs dL/dx (see Sequential.backward); returns None."""
         a_cache, b_cache, h_cache, width = cache
         dh = self.joint.backward(dout, h_cache)
-        self.y.backward(dh[:, width:], b_cache)           # the label tower's parameters learn
+        self.y.backward_params(dh[:, width:], b_cache)    # its parameters learn; the label needs no gradient
+        if not input_grad:
+            self.x.backward_params(dh[:, :width], a_cache)
+            return None
         return self.x.backward(dh[:, :width], a_cache)
+
+    def backward_params(self, dout, cache):
+        self.backward(dout, cache, input_grad=False)

@@ -164,8 +164,8 @@ def test_wgan_step_gradients(arch):
 
     D.zero_grad()
     _, (dreal, real_cache, dfake, fake_cache) = critic_loss()
-    D.backward(-dreal, real_cache)               # exactly the lesson's two backward calls
-    D.backward(dfake, fake_cache)
+    D.backward(-dreal, real_cache, input_grad=False)   # exactly the lesson's two backward calls
+    D.backward(dfake, fake_cache, input_grad=False)
     # the critic's last bias adds the same constant to both means: it cancels in L_D
     last_bias = [n for n, _, _ in D.parameters()][-1]
     check_step(f"WGAN {arch} critic", D, grads_of(D), lambda: critic_loss()[0],
@@ -220,8 +220,8 @@ def test_cgan_step_gradients(arch):
 
     D.zero_grad()
     _, (dreal, real_cache, dfake, fake_cache) = d_loss()
-    D.backward(dreal, real_cache)
-    D.backward(dfake, fake_cache)
+    D.backward(dreal, real_cache, input_grad=False)
+    D.backward(dfake, fake_cache, input_grad=False)
     check_step(f"CGAN {arch} D", D, grads_of(D), lambda: d_loss()[0])
 
     def g_loss():
@@ -258,13 +258,13 @@ def test_cgan_mismatch_step_gradients():
 
     D.zero_grad()
     _, (dreal, real_cache, dfake, fake_cache, dwrong, wrong_cache) = d_loss()
-    D.backward(dreal, real_cache)
-    D.backward(dwrong, wrong_cache)
-    D.backward(dfake, fake_cache)
+    D.backward(dreal, real_cache, input_grad=False)
+    D.backward(dwrong, wrong_cache, input_grad=False)
+    D.backward(dfake, fake_cache, input_grad=False)
     check_step("CGAN dcgan D (mismatch)", D, grads_of(D), lambda: d_loss()[0])
     source = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "lessons", "04_cgan.py")).read()
-    for line in ["D.backward(dlogit_wrong / 2, wrong_cache)",
+    for line in ["D.backward(dlogit_wrong / 2, wrong_cache, input_grad=False)",
                  "loss_fake, dlogit_fake = (loss_fake + loss_wrong) / 2, dlogit_fake / 2",
                  "wrong = (labels + backend.randint(CLASSES - 1, len(x)) + 1) % CLASSES"]:
         assert line in source, line
@@ -302,10 +302,10 @@ def test_acgan_step_gradients():
         classes, classes_cache = D.classes.forward(feats)
         return source, classes, (trunk_cache, source_cache, classes_cache)
 
-    def discriminator_backward(dsource, dclasses, cache):
+    def discriminator_backward(dsource, dclasses, cache, input_grad=True):
         trunk_cache, source_cache, classes_cache = cache
         dfeats = D.source.backward(dsource, source_cache) + D.classes.backward(dclasses, classes_cache)
-        return D.trunk.backward(dfeats, trunk_cache)
+        return D.trunk.backward(dfeats, trunk_cache, input_grad=input_grad)
 
     def d_loss():
         backend.seed(26)
@@ -320,8 +320,8 @@ def test_acgan_step_gradients():
 
     D.zero_grad()
     _, (ds_real, dc_real, real_cache, ds_fake, dc_fake, fake_cache) = d_loss()
-    discriminator_backward(ds_real, dc_real, real_cache)
-    discriminator_backward(ds_fake, dc_fake, fake_cache)
+    discriminator_backward(ds_real, dc_real, real_cache, input_grad=False)
+    discriminator_backward(ds_fake, dc_fake, fake_cache, input_grad=False)
     check_step("ACGAN D", D, grads_of(D), lambda: d_loss()[0])
 
     def g_loss():
@@ -346,5 +346,6 @@ def test_acgan_lesson_wiring_matches_test():
     for line in ["images, net_cache = G.net.forward(z * e, train)",
                  "G.embed.backward(dh * z, e_cache)",
                  "dfeats = D.source.backward(dsource, source_cache) + D.classes.backward(dclasses, classes_cache)",
-                 "return D.trunk.backward(dfeats, trunk_cache)"]:
+                 "return D.trunk.backward(dfeats, trunk_cache, input_grad=input_grad)",
+                 "discriminator_backward(dsource_real, dclasses_real, real_cache, input_grad=False)"]:
         assert line in source, line

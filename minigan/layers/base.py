@@ -18,6 +18,13 @@ own step. Inside ``with frozen(D):`` every layer of D skips them (for a conv or 
 one of its three matrix products), as CycleGAN's code does with
 ``set_requires_grad(netD, False)`` and PyTorch with ``requires_grad_(False)``.
 
+Why a backward can stop early: in D's own step the opposite holds. D's input is data (a
+real batch, or a fake one G is not learning from), so dL/dx is thrown away.
+``D.backward(dy, cache, input_grad=False)`` stops at D's first layer with parameters and
+asks it for its parameter gradients only (``backward_params``: for a conv layer, no
+W^T dy product and no col2im), as PyTorch skips the gradient of an input that does not
+require one.
+
 The second-order pass (WGAN-GP's gradient penalty, minigan/penalty.py) adds three methods,
 with explicit caches like the first two:
 
@@ -81,6 +88,13 @@ class Layer:
 
     def backward(self, dy, cache):
         raise NotImplementedError
+
+    def backward_params(self, dy, cache):
+        """backward for a layer whose input gradient nobody needs (a discriminator's first
+        layer in D's own step reads data): add the parameter gradients, return nothing.
+        Here plain backward with dL/dx thrown away; Dense, Maxout and Conv2d skip the
+        product that would compute it (see Sequential.backward's ``input_grad``)."""
+        self.backward(dy, cache)
 
     def __call__(self, x, train=True):
         return self.forward(x, train)
@@ -179,11 +193,30 @@ class Sequential(Layer):
             caches.append(cache)
         return x, caches
 
-    def backward(self, dy, caches):
-        """Chain rule, last layer first: dL/dx_i = backward_i(dL/dx_{i+1})."""
-        for layer, cache in zip(reversed(self.layers), reversed(caches)):
-            dy = layer.backward(dy, cache)
+    def backward(self, dy, caches, input_grad=True):
+        """Chain rule, last layer first: dL/dx_i = backward_i(dL/dx_{i+1}).
+
+        input_grad=False when nothing will use dL/dx, as in D's own step, where D's input is
+        a real batch or a fake one G is not learning from: the backward stops at the first
+        layer that has parameters, which only adds its parameter gradients
+        (``backward_params``), and the layers below it are not run at all. (PyTorch does
+        the same for an input that does not require a gradient.) Returns None then.
+        """
+        bottom = 0
+        if not input_grad:
+            learners = [i for i, layer in enumerate(self.layers) if layer.parameters()]
+            if not learners:
+                return None
+            bottom = learners[0]
+        for i in reversed(range(bottom, len(self.layers))):
+            if i == bottom and not input_grad:
+                self.layers[i].backward_params(dy, caches[i])
+                return None
+            dy = self.layers[i].backward(dy, caches[i])
         return dy
+
+    def backward_params(self, dy, caches):
+        self.backward(dy, caches, input_grad=False)
 
     # --- the second-order pass (minigan/penalty.py): the same chain, with per-layer records
 

@@ -109,13 +109,23 @@ class Conv2d(Layer):
                     self.grads["b"] += dy_c.sum(axis=(1, 2, 3))
             return from_chwn(dx_m.reshape(C, H, W, N))
         dy_m = to_chwn(dy).reshape(F, -1)                                    # (F, Ho*Wo*N)
+        self._add_param_grads(dy_m, cols)
+        return self._input_grad(dy_m, x_shape, dy.shape[2:])
+
+    def backward_params(self, dy, cache):
+        """dW and db of backward, without dx (and so without col2im)."""
+        cols = cache[1]
+        if cols is None:                                 # the transposed-conv path
+            return super().backward_params(dy, cache)
+        self._add_param_grads(to_chwn(dy).reshape(self.out_channels, -1), cols)
+
+    def _add_param_grads(self, dy_m, cols):
         if not self.frozen:
             # dy_m @ cols.T, computed as (cols @ dy_m.T).T: the same product, but OpenBLAS is
             # faster (and much more robust on a busy machine) with the many rows on the left
             self.grads["W"] += (cols @ dy_m.T).T.reshape(self.params["W"].shape)
             if "b" in self.params:
                 self.grads["b"] += dy_m.sum(axis=1)
-        return self._input_grad(dy_m, x_shape, dy.shape[2:])
 
     def _input_grad(self, dy_m, x_shape, out_hw):
         """dx = col2im(W_m^T dy_m), as (N, C, H, W) view."""

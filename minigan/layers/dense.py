@@ -29,11 +29,18 @@ class Dense(Layer):
             dL/db_j  = sum_n dy_nj          -> db = dy summed over the batch
             dL/dx_ni = sum_j dy_nj W_ij     -> dx = dy W^T    (N, in)
         """
+        self._add_param_grads(dy, x)
+        return dy @ self.params["W"].T
+
+    def backward_params(self, dy, x):
+        """dW and db of backward, without dx."""
+        self._add_param_grads(dy, x)
+
+    def _add_param_grads(self, dy, x):
         if not self.frozen:
             self.grads["W"] += x.T @ dy
             if "b" in self.params:
                 self.grads["b"] += dy.sum(axis=0)
-        return dy @ self.params["W"].T
 
     # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
 
@@ -92,12 +99,23 @@ class Maxout(Layer):
         """The max passes its gradient to the winning piece only (ties: the first):
             dL/dz_nup = dy_nu [p = argmax_q z_nuq];  then as Dense with dz (N, units*pieces).
         """
+        dz = self._piece_grad(dy, cache)                                    # (N, units*pieces)
+        self._add_param_grads(dz, cache[0])
+        return dz @ self.params["W"].T
+
+    def backward_params(self, dy, cache):
+        """dW and db of backward, without dx."""
+        self._add_param_grads(self._piece_grad(dy, cache), cache[0])
+
+    @staticmethod
+    def _piece_grad(dy, cache):
         x, mask = cache
-        dz = (mask * dy[..., None]).reshape(len(x), -1).astype(dy.dtype)     # (N, units*pieces)
+        return (mask * dy[..., None]).reshape(len(x), -1).astype(dy.dtype)
+
+    def _add_param_grads(self, dz, x):
         if not self.frozen:
             self.grads["W"] += x.T @ dz
             self.grads["b"] += dz.sum(axis=0)
-        return dz @ self.params["W"].T
 
     def extra_repr(self):
         return f"{self.in_features}, units={self.units}, pieces={self.pieces}"
