@@ -120,7 +120,7 @@ class Joint(Parts):
         """input_grad=False: nothing needs dL/dx (see Sequential.backward); returns None."""
         a_cache, b_cache, h_cache, width = cache
         dh = self.joint.backward(dout, h_cache)
-        self.y.backward_params(dh[:, width:], b_cache)    # its parameters learn; the label needs no gradient
+        self.y.backward_params(dh[:, width:], b_cache)    # the label itself gets no gradient
         if not input_grad:
             self.x.backward_params(dh[:, :width], a_cache)
             return None

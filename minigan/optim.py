@@ -56,9 +56,10 @@ class Optimizer:
         a dozen passes over its arrays; on a whole 6.4-million-entry weight each pass
         streams 25 MB from memory, while the five blocks a pass touches (p, g, m, v and the
         scratch, 2.5 MB) stay in the processor's cache from one pass to the next (lesson
-        02's 13.2 million parameters: 37 -> 26 ms a step for its two Adam updates). Elementwise
-        arithmetic does not care how it is split: the numbers are the same to the last bit.
-        On a GPU every pass is a kernel launch, so there the whole array is one block.
+        02's 13.2 million parameters: 37 -> 26 ms a step for its two Adam updates).
+        Elementwise arithmetic does not care how it is split: the numbers are the same to
+        the last bit. On a GPU every pass is a kernel launch: there the whole array is one
+        block.
         """
         self.t += 1
         for name, owner, key in self.params:
