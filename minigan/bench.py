@@ -25,9 +25,10 @@ fraction of the machine's GEMM speed the layer reaches, i.e. a lower bound on th
 its time spent inside GEMM (an elementwise layer has no GEMM and shows null). Times are
 medians over ``--repeats`` after warm-up runs.
 
-Two more views of the same step:
+Other views of the same step:
 
     python -m minigan.bench --breakdown      # ms per step in every layer's forward/backward
+    python -m minigan.bench --breakdown dcgan_fc_step   # the same for lesson 02's network
     python -m minigan.bench --train-steps 50 # a short run: ms per step and peak memory
     python -m minigan.bench --only cgan_step # just one step line
 
@@ -288,11 +289,12 @@ def wgan_gp_critic_line(batch_size, repeats, dim=32):
             "penalty_cost": round(ms / plain, 2)}
 
 
-def step_breakdown(batch_size, steps):
+def step_breakdown(batch_size, steps, line="dcgan_step"):
     """Where a step's time goes: wall time of every layer's forward and backward (and of
-    the optimizer steps) inside real DCGAN steps, in ms per step. Timers are attached to
-    the layer *instances* of this one model; nothing in minigan is changed."""
-    G, D, step = make_dcgan(batch_size)
+    the optimizer steps) inside real steps of the bench line ``line``'s network (cgan_step:
+    batch 64, as its line), in ms per step. Timers are attached to the layer *instances* of
+    this one model; nothing in minigan is changed."""
+    G, D, step = BREAKDOWN[line](batch_size)
     totals = {}
 
     def timed(name, fn):
@@ -322,7 +324,7 @@ def step_breakdown(batch_size, steps):
     lines = [{"name": k, "ms_per_step": round(v / steps, 2)} for k, v in totals.items()]
     layers = sum(v for v in totals.values()) / steps
     lines.append({"name": "rest (losses, optimizers, noise)", "ms_per_step": round(total - layers, 2)})
-    lines.append({"name": "dcgan_step total", "ms_per_step": round(total, 2)})
+    lines.append({"name": f"{line} total", "ms_per_step": round(total, 2)})
     return lines
 
 
@@ -337,6 +339,14 @@ def rss_mb(field):
         pass
     return None
 
+
+# The networks --breakdown can take apart, by the name of their step line.
+BREAKDOWN = {
+    "dcgan_step": lambda b: make_dcgan(b),
+    "dcgan_large_step": lambda b: make_dcgan(b, network=dcgan_mnist_deep),
+    "dcgan_fc_step": lambda b: make_dcgan(b, network=dcgan_mnist_fc),
+    "cgan_step": lambda b: make_cgan(64),
+}
 
 # The step lines --only can print alone (share_of_sgemm needs the sgemm line: left out).
 ONLY = {
@@ -357,8 +367,9 @@ def main(argv=None):
     ap.add_argument("--skip-layers", action="store_true", help="only the sgemm and step lines")
     ap.add_argument("--train-steps", type=int, default=0, metavar="N",
                     help="instead: run N DCGAN steps and print the memory they took (peak RSS)")
-    ap.add_argument("--breakdown", action="store_true",
-                    help="instead: time every layer's forward/backward inside real steps")
+    ap.add_argument("--breakdown", nargs="?", const="dcgan_step", choices=tuple(BREAKDOWN),
+                    help="instead: time every layer's forward/backward inside real steps "
+                         "of this line's network (default dcgan_step)")
     ap.add_argument("--only", choices=tuple(ONLY),
                     help="instead: just this one step line (scripts/torch_compare.py --pairs uses it)")
     args = ap.parse_args(argv)
@@ -376,7 +387,7 @@ def main(argv=None):
         return 0
 
     if args.breakdown:
-        for line in step_breakdown(args.batch_size, args.repeats):
+        for line in step_breakdown(args.batch_size, args.repeats, args.breakdown):
             emit(line)
         return 0
 

@@ -60,3 +60,27 @@ def test_cgan_step_trains_both_networks():
         assert len(weights) >= 4
         assert all(not np.array_equal(old[k], new[k]) for k in weights), weights
     assert np.isfinite(loss_d) and np.isfinite(loss_g)
+
+
+def test_breakdown_of_each_network():
+    """--breakdown [LINE]: one line per layer pass of that line's network, then the rest
+    and the total under the line's name; an unknown name is refused."""
+    from minigan import bench
+    G, D, _ = bench.BREAKDOWN["dcgan_fc_step"](4)
+    proc = subprocess.run([sys.executable, "-m", "minigan.bench", "--breakdown", "dcgan_fc_step",
+                           "--repeats", "1", "--batch-size", "4"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    names = [line["name"] for line in lines]
+    for prefix, model in (("G", G), ("D", D)):
+        for i, layer in enumerate(model):
+            for kind in ("fwd", "bwd"):
+                assert f"{prefix}[{i}] {type(layer).__name__} {kind}" in names
+    assert "D[6] Dense bwd" in names                        # fc's 6272 -> 1024 layer
+    assert names[-2:] == ["rest (losses, optimizers, noise)", "dcgan_fc_step total"]
+    assert all(line["ms_per_step"] >= 0 for line in lines[:-2]) and lines[-1]["ms_per_step"] > 0
+    assert bench.step_breakdown(4, 1)[-1]["name"] == "dcgan_step total"   # the default, unrenamed
+    bad = subprocess.run([sys.executable, "-m", "minigan.bench", "--breakdown", "fc"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
