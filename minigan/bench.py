@@ -295,15 +295,19 @@ def step_breakdown(batch_size, steps, line="dcgan_step"):
     batch 64, as its line), in ms per step. Timers are attached to the layer *instances* of
     this one model; nothing in minigan is changed."""
     G, D, step = BREAKDOWN[line](batch_size)
-    totals = {}
+    totals, running = {}, set()
 
     def timed(name, fn):
         def wrapper(*args, **kwargs):
+            if name in running:          # backward_params falling back on backward: count once
+                return fn(*args, **kwargs)
+            running.add(name)
             synchronize()
             t0 = time.perf_counter()
             out = fn(*args, **kwargs)
             synchronize()
             totals[name] = totals.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+            running.discard(name)
             return out
         return wrapper
 

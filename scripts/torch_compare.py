@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from minigan import bench  # noqa: E402  (its timer; minigan itself never imports torch)
+from minigan import bench  # noqa: E402  (its timer and RSS reader; minigan never imports torch)
 
 DEVICE = torch.device("cpu")     # --device cuda: every network and tensor on the GPU
 
@@ -249,14 +249,6 @@ def make_critic_step(batch_size, penalty, dim=32, lam=10.0):
     return step
 
 
-def rss_mb(field):
-    """VmRSS (now) or VmHWM (peak so far) of this process in MiB, from /proc/self/status."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return round(int(line.split()[1]) / 1024, 1)
-
-
 def minigan_device():
     """minigan.bench's --device for the torch device in use."""
     return "gpu" if DEVICE.type == "cuda" else "cpu"
@@ -332,14 +324,14 @@ def main():
 
     if args.train_steps:
         step = make_step(args.batch_size)
-        before = rss_mb("VmRSS")
+        before = bench.rss_mb("VmRSS")
         t0 = time.perf_counter()
         for _ in range(args.train_steps):
             step()
         print(json.dumps({"name": "torch_dcgan_train", "steps": args.train_steps,
                           "batch_size": args.batch_size, "threads": threads,
                           "ms_per_step": round((time.perf_counter() - t0) * 1e3 / args.train_steps, 2),
-                          "rss_before_mb": before, "peak_rss_mb": rss_mb("VmHWM")}))
+                          "rss_before_mb": before, "peak_rss_mb": bench.rss_mb("VmHWM")}))
         return
 
     if args.pairs:

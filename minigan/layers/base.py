@@ -204,10 +204,9 @@ class Sequential(Layer):
         """
         bottom = 0
         if not input_grad:
-            learners = [i for i, layer in enumerate(self.layers) if layer.parameters()]
-            if not learners:
+            bottom = next((i for i, layer in enumerate(self.layers) if layer.parameters()), None)
+            if bottom is None:                      # nothing here learns: nothing to do
                 return None
-            bottom = learners[0]
         for i in reversed(range(bottom, len(self.layers))):
             if i == bottom and not input_grad:
                 self.layers[i].backward_params(dy, caches[i])
