@@ -9,8 +9,8 @@ Prints one JSON line per item:
 * one line per layer of G and D: forward + backward at the DCGAN-MNIST shapes;
 * ``dcgan_step``: one full training step (see ``dcgan_step`` below) of the small network
   (lesson 02's ``--arch small``; the name stays, other tools read it);
-* ``dcgan_large_step``: the same step for lesson 02's ``--arch deep`` (its default until
-  session 9; the name stays);
+* ``dcgan_large_step``: the same step for lesson 02's ``--arch deep`` (the name stays,
+  other tools read it);
 * ``dcgan_fc_step``: the same step for lesson 02's default network (``--arch fc``);
 * ``cgan_step``: lesson 04's default step (``cgan_step`` below), batch 64 as the lesson;
 * ``wgan_gp_critic_step``: one critic step of lesson 06 (real and fake batches, and the

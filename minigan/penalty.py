@@ -8,8 +8,9 @@ clipping by a penalty on the critic's input gradient at points x_hat_i = eps_i x
 
 The critic's update needs dP/dtheta for every parameter theta: the derivative of a
 derivative. Autodiff frameworks get it by "double backprop", differentiating through the
-graph of the backward pass. Here it takes five passes over the critic's layers, each an
-explicit-cache method of every layer (minigan/layers/base.py). Write layer k as
+graph of the backward pass. Here it takes five steps, four of them passes over the critic's
+layers (1, 2, 4 and 5: forward, backward, tangent, second-order backward), each an
+explicit-cache method of every layer (minigan/layers/base.py); step 3 is arithmetic on g. Write layer k as
 x_k = f_k(x_{k-1}; theta_k), with Jacobian J_k = df_k/dx_{k-1}; x_0 = x_hat, x_L = D(x_hat).
 
 1. Forward on x_hat, keeping every layer's cache.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU checks in one call (about 5 minutes on an H200 with CuPy 14; session 12 ran it):
+# The GPU checks in one call (about 5 minutes on an H200 with CuPy 14):
 # versions, the bench on the device, tests/test_gpu.py on real CuPy, and the step against
 # PyTorch CUDA eager for three networks. Writes its logs to $OUT (or ./gpu-check).
 #     bash scripts/gpu_check.sh
