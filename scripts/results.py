@@ -2,6 +2,7 @@
 
     python scripts/results.py                  # train every lesson (defaults), then write the table
     python scripts/results.py --collect        # only collect runs/<lesson>/metrics.json
+    python scripts/results.py --markdown       # only rewrite docs/results.md from docs/results.json
     python scripts/results.py --lessons 02_dcgan --device gpu
 
 Each lesson runs as a new user would run it (`python lessons/<lesson>.py`, plus --device
@@ -100,7 +101,7 @@ def collect(drop=()):
     return rows
 
 
-def table(rows):
+def table(rows, test_accuracy=None):
     lines = []
     for name in sorted(rows):
         m = rows[name]
@@ -114,7 +115,7 @@ def table(rows):
             pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=m["command"]))
     head = ("| lesson | device | epochs | s/epoch | min | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
             "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(lines) + "\n" + notes(rows) + translation_table(rows)
+    return head + "\n" + "\n".join(lines) + "\n" + notes(rows, test_accuracy) + translation_table(rows)
 
 
 def translation_table(rows):
@@ -144,12 +145,19 @@ def translation_table(rows):
             + "\n".join(lines) + "\n")
 
 
-def notes(rows):
+def notes(rows, test_accuracy=None):
     """What some lessons measure beyond the columns: z's effect within a class (conditional
-    lessons) and lesson 03's rank correlation between its critic's estimate and FD."""
+    lessons), lesson 03's rank correlation between its critic's estimate and FD, and what the
+    real-MNIST row's label accuracy is measured on (test_accuracy: the classifier's accuracy
+    on the test split, quoted next to it when given)."""
     out = []
     for name in sorted(rows):
         m = rows[name]
+        if name == "zz-reference" and "label_accuracy" in m:
+            test = f" ({pct(test_accuracy)}%)" if test_accuracy is not None else ""
+            out.append(f"- `{name}`: its label accuracy, {pct(m['label_accuracy'])}%, is the classifier's accuracy on "
+                       "these 10,000 images (the first 10,000 of the 50,000-image training split); the >= 99% that "
+                       f"minigan/metrics.py states is on the 10,000 test images{test}: other images, the same classifier.")
         if "within_class_spread" in m:
             out.append(f"- `{name}`: within-class spread {m['within_class_spread']:.3f} (real test digits "
                        f"{m['within_class_spread_real']:.3f}; 0 would be one image per digit).")
@@ -162,28 +170,26 @@ def notes(rows):
             out.append(f"- `{name}`: Spearman ρ between the critic's held-out W estimate and the Fréchet "
                        f"distance over {len(m['w_heldout'])} checkpoints: {m['spearman_w_fd']:.3f}.")
         if m.get("blas_env") == "unrecorded":
-            out.append(f"- `{name}`: measured in an earlier session, which did not record whether "
-                       "OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE were set (they slow NumPy's GEMM by about a third).")
+            out.append(f"- `{name}`: timed without a record of whether OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE "
+                       "were set (they slow NumPy's GEMM by about a third).")
         elif m.get("blas_env"):
             out.append(f"- `{name}`: timed with {m['blas_env']} set (NumPy's GEMM about a third slower than on a user's machine).")
     return "\n" + "\n".join(out) + "\n" if out else ""
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--collect", action="store_true", help="do not train; only rebuild the table")
-    p.add_argument("--lessons", nargs="+", choices=list(LESSONS), default=list(LESSONS))
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
-    p.add_argument("--drop", nargs="+", default=[], metavar="NAME",
-                   help="remove these rows (run folder names) from docs/results.json")
-    args = p.parse_args()
-    if not args.collect:
-        run_lessons(args.lessons, args.device)
-    reference()
-    rows = collect(args.drop)
+def classifier_test_accuracy():
+    """The shipped classifier's accuracy on the MNIST test split (a few seconds; no runs)."""
+    sys.path.insert(0, ROOT)
+    from minigan import metrics
+    return metrics.accuracy(*metrics.load_classifier(), "test")
+
+
+def write_markdown(rows, test_accuracy=None):
+    """docs/results.md from the rows alone (the contents of docs/results.json)."""
     with open(os.path.join(ROOT, "docs", "results.md"), "w") as f:
         f.write("# Results\n\nWritten by `python scripts/results.py` from each run's `metrics.json`: every lesson at "
-                "its default settings, measured with minigan's MNIST classifier (`minigan/metrics.py`). "
+                "its default settings, measured with minigan's MNIST classifier (`minigan/metrics.py`; each "
+                "metric is defined in [metrics.md](metrics.md)). "
                 "Seconds per epoch are the median epoch's wall-clock time on the machine named in the device column "
                 "(cpu: the project's 2-core reference machine, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset "
                 "as on a user's machine, unless a note says otherwise; gpu: one NVIDIA H200 with CuPy 14.2 for "
@@ -191,7 +197,28 @@ def main():
                 "(epochs x s/epoch, without the final evaluation).\n\n"
                 "The last row is the ceiling: 10,000 real training images measured as if they were "
                 "samples. Rows are kept in docs/results.json, one per run folder.\n\n")
-        f.write(table(rows) + "\n")
+        f.write(table(rows, test_accuracy) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--collect", action="store_true", help="do not train; only rebuild the table")
+    p.add_argument("--markdown", action="store_true",
+                   help="only rewrite docs/results.md from docs/results.json (no runs, no new rows)")
+    p.add_argument("--lessons", nargs="+", choices=list(LESSONS), default=list(LESSONS))
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--drop", nargs="+", default=[], metavar="NAME",
+                   help="remove these rows (run folder names) from docs/results.json")
+    args = p.parse_args()
+    if args.markdown:
+        with open(RESULTS) as f:
+            rows = json.load(f)
+    else:
+        if not args.collect:
+            run_lessons(args.lessons, args.device)
+        reference()
+        rows = collect(args.drop)
+    write_markdown(rows, classifier_test_accuracy())
     print(open(os.path.join(ROOT, "docs", "results.md")).read())
 
 
