@@ -14,14 +14,26 @@
     run.finish(sample_fn)                      # samples.npz + metrics.json
 
 What is here: argument parsing, device and seed set-up, a tqdm bar, sample grids from
-fixed noise, loss curves, checkpoints (parameters, optimizer state, RNG state, epoch,
-arguments, loss history) written atomically, resume, the NaN stop, and the final
-samples and metrics. What is not here: anything about how a GAN trains.
+fixed noise, loss curves, checkpoints written atomically, resume, Ctrl-C, the NaN stop,
+and the final samples and metrics. What is not here: anything about how a GAN trains.
+
+A checkpoint holds everything a run needs to go on from the step it was written after:
+the parameters (and BatchNorm's running statistics), the optimizers' state and step
+counts, every random generator (the training noise's and the data order's), the
+position inside the epoch's shuffled batch order, the lesson's own state (extra_state:
+image pools, model selection, measured points), the loss history the plots are drawn
+from, and the training time so far. It is written at every epoch end, every
+--checkpoint-minutes of training inside an epoch (after a step that called run.log), and
+when Ctrl-C or SIGTERM arrives (after the step in progress); --resume then continues
+from that step and ends with exactly the numbers of a run that was never stopped.
 """
 import argparse
+import errno
 import json
 import math
 import os
+import shlex
+import signal
 import sys
 import time
 
@@ -32,6 +44,19 @@ from . import backend, plot
 from .data import Batches
 
 CHECKPOINT = "checkpoint.npz"
+
+
+def _signal_at_step(text):
+    """MINIGAN_SIGNAL_AT_STEP=N[:TERM]: the run sends itself SIGINT (or SIGTERM) right
+    after step N is logged, as a user's Ctrl-C would arrive. The tests interrupt runs at
+    an exact step with it."""
+    if not text:
+        return None
+    step, _, name = text.partition(":")
+    return int(step), signal.SIGTERM if name.upper() == "TERM" else signal.SIGINT
+
+
+_SIGNAL_AT_STEP = _signal_at_step(os.environ.get("MINIGAN_SIGNAL_AT_STEP"))
 
 
 def positive_int(text):
@@ -47,6 +72,14 @@ def positive_float(text):
     value = float(text)
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    """argparse type: a finite number >= 0, or a one-line error."""
+    value = float(text)
+    if not value >= 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
@@ -89,7 +122,10 @@ def make_parser(lesson, description, epochs=None, batch_size=None, lr=None, b1=0
     p.add_argument("--out", default=os.path.join("runs", lesson),
                    help="output folder for grids, curves, checkpoint, samples (default: %(default)s)")
     p.add_argument("--resume", nargs="?", const="", default=None, metavar="CHECKPOINT",
-                   help="continue from OUT/checkpoint.npz (or the given file)")
+                   help="continue from OUT/checkpoint.npz (or the given file), at the step it was written after")
+    p.add_argument("--checkpoint-minutes", type=non_negative_float, default=5.0, metavar="M",
+                   help="inside an epoch, also checkpoint every M minutes of training "
+                        "(fractions allowed; 0: at epoch ends only) (default: %(default)s)")
     p.add_argument("--sample-interval", type=positive_int, default=sample_interval,
                    help="save a sample grid every N steps (default: %(default)s)")
     p.add_argument("--no-eval", action="store_true", help="skip the metrics at the end")
@@ -180,12 +216,20 @@ def training_data(args, low=-1.0, split="train+valid"):
 
 
 def save_checkpoint(path, arrays, meta):
-    """Write arrays + JSON metadata to path atomically: a temp file, then a rename, so an
-    interrupted write never leaves a half-written checkpoint in place of a good one."""
+    """Write arrays + JSON metadata to path atomically: a temp file, flushed to the disk,
+    then a rename, so a write that is interrupted (a kill, a full disk) never leaves a
+    half-written checkpoint in place of a good one. A failed write raises OSError."""
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load_checkpoint(path):
@@ -261,12 +305,16 @@ class Run:
         self.history = {}                        # loss name -> [(step, value)]
         self.step = 0
         self.start_epoch = 0
-        self.epoch_seconds = []
+        self.epoch_seconds = []                  # training time of each finished epoch
+        self.resumed_seconds = 0.0               # of the resumed epoch, before the checkpoint
+        self.resumed_at = None                   # "resumed at epoch 3, step 412 of 937"
         self.bar = None
+        self.stop_signal = None                  # SIGINT/SIGTERM received: stop after this step
         self.fixed_noise_rng = np.random.default_rng(args.seed + 10_000)  # never touches the main stream
         self.path = os.path.join(args.out, CHECKPOINT)
         if args.resume is not None:
             self.resume(args.resume or self.path)
+        self.next_save = time.monotonic() + 60 * getattr(args, "checkpoint_minutes", 0)
 
     def fixed_noise(self, *shape, low=None, high=None):
         """Noise for the sample grids, the same in every frame and after a resume. It comes
@@ -280,17 +328,82 @@ class Run:
     # ------------------------------------------------------------------ the loop
 
     def epochs(self):
+        self.catch_signals()
         for epoch in range(self.start_epoch, self.args.epochs):
             self.epoch = epoch
-            self.t0 = time.perf_counter()
+            # a resumed epoch's clock starts at the training time it had when it was saved
+            self.t0 = time.perf_counter() - (self.resumed_seconds if epoch == self.start_epoch else 0)
             yield epoch
 
     def batches(self):
-        """The epoch's batches, under a progress bar that shows the latest losses."""
-        self.bar = tqdm(self.data, desc=f"epoch {self.epoch + 1}/{self.args.epochs}",
+        """The epoch's batches, under a progress bar that shows the latest losses.
+
+        Between two steps (after a step that called log, so a lesson that logs every
+        n-th batch is never stopped half-way through its cycle) it writes the checkpoint
+        when --checkpoint-minutes have passed, and stops the run when Ctrl-C or SIGTERM
+        came during the step."""
+        desc = f"epoch {self.epoch + 1}/{self.args.epochs}"
+        if self.resumed_at and self.epoch == self.start_epoch:
+            desc += f" ({self.resumed_at})"
+        self.bar = tqdm(self.data, desc=desc, total=len(self.data), initial=self.data.start,
                         leave=False, mininterval=1.0, file=sys.stderr, dynamic_ncols=True)
-        yield from self.bar
+        logged = self.step
+        for batch in self.bar:
+            yield batch
+            if self.step == logged or not self.data.mid_epoch():
+                continue                         # inside a step's cycle, or the epoch's end
+            logged = self.step
+            if self.stop_signal is not None:
+                self.save(mid_epoch=True)
+                self.exit_interrupted()
+            if getattr(self.args, "checkpoint_minutes", 0) > 0 and time.monotonic() >= self.next_save:
+                self.save(mid_epoch=True)
         self.bar.close()
+
+    # ------------------------------------------------------------------ Ctrl-C and SIGTERM
+
+    def catch_signals(self):
+        """The first SIGINT or SIGTERM asks the run to stop after the step in progress
+        (with a checkpoint); a second one ends the process at once, writing nothing."""
+        def handler(signum, frame):
+            if self.stop_signal is not None:
+                os._exit(128 + signum)
+            self.stop_signal = signum
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, handler)
+        except ValueError:                       # not the main thread (e.g. a notebook worker)
+            pass
+
+    def release_signals(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+            except ValueError:
+                pass
+
+    def resume_command(self):
+        """The command line of this run with --resume (replacing any --resume it had)."""
+        argv, keep = sys.argv[1:], []
+        i = 0
+        while i < len(argv):
+            if argv[i] == "--resume":
+                i += 2 if i + 1 < len(argv) and not argv[i + 1].startswith("-") else 1
+                continue
+            if not argv[i].startswith("--resume="):
+                keep.append(argv[i])
+            i += 1
+        return "python " + shlex.join([sys.argv[0], *keep, "--resume"])
+
+    def exit_interrupted(self):
+        """One line (where the checkpoint is, the command that resumes it), exit 130/143."""
+        if self.bar is not None:
+            self.bar.close()
+        name = signal.Signals(self.stop_signal).name
+        print(f"{name}: stopped at epoch {self.epoch + 1}, step {self.data.position} of "
+              f"{len(self.data)}; checkpoint {self.path}; resume with: {self.resume_command()}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(128 + self.stop_signal)
 
     def log(self, **losses):
         """Record this step's losses; stop the run if one is NaN or infinite."""
@@ -305,6 +418,8 @@ class Run:
                 fail(f"{name} became {value} at step {self.step} (epoch {self.epoch + 1}); "
                      f"training stopped, {kept}", code=1)
             self.history.setdefault(name, []).append((self.step, value))
+        if _SIGNAL_AT_STEP and self.step == _SIGNAL_AT_STEP[0]:
+            os.kill(os.getpid(), _SIGNAL_AT_STEP[1])       # the tests' stand-in for a Ctrl-C
         if self.bar is not None:
             self.bar.set_postfix({k: f"{float(v):.3f}" for k, v in losses.items()}, refresh=False)
         return self.step
@@ -326,25 +441,45 @@ class Run:
         self.save()
         print(f"epoch {self.epoch + 1}/{self.args.epochs}  {self.epoch_seconds[-1]:.1f}s  "
               + "  ".join(f"{k} {v[-1][1]:.4f}" for k, v in self.history.items() if v), flush=True)
+        if self.stop_signal is not None:
+            self.exit_interrupted()
 
     # ------------------------------------------------------------------ checkpoints
 
-    def save(self):
+    def save(self, mid_epoch=False):
+        """Write the checkpoint. mid_epoch: between two steps of self.epoch (which then
+        counts as not finished); else at the end of self.epoch. A failed write (a full
+        disk) keeps the previous checkpoint, says so in one line, and training goes on:
+        the next checkpoint tries again."""
+        self.next_save = time.monotonic() + 60 * getattr(self.args, "checkpoint_minutes", 0)
         arrays = {}
         for name, model in self.models.items():
             arrays.update({f"model/{name}/{k}": v for k, v in model.state_dict().items()})
         for name, opt in self.optimizers.items():
             state = opt.state_dict()
             arrays.update({f"optim/{name}/{k}": v for k, v in state.items() if k not in ("t", "lr")})
+        epoch_so_far = time.perf_counter() - self.t0 if mid_epoch else 0.0
         meta = {
-            "lesson": self.lesson, "epoch": self.epoch + 1, "step": self.step,
+            "lesson": self.lesson, "epoch": self.epoch + (0 if mid_epoch else 1), "step": self.step,
+            "position": self.data.position if mid_epoch else 0, "steps_per_epoch": len(self.data),
             "args": {k: v for k, v in vars(self.args).items() if k != "resume"},
             "rng": backend.rng_state(), "data_rng": self.data.state_dict(),
             "optim_scalars": {n: {"t": o.t, "lr": o.lr} for n, o in self.optimizers.items()},
             "extra": {n: s.state_dict() for n, s in self.extra_state.items()},
             "history": self.history, "epoch_seconds": self.epoch_seconds,
+            "epoch_seconds_so_far": epoch_so_far,
+            "training_seconds": float(sum(self.epoch_seconds)) + epoch_so_far,
         }
-        save_checkpoint(self.path, arrays, meta)
+        try:
+            save_checkpoint(self.path, arrays, meta)
+        except OSError as exc:
+            reason = exc.strerror or (errno.errorcode.get(exc.errno) if exc.errno else None) or str(exc)
+            kept = "the previous one is kept" if os.path.exists(self.path) else "none was written yet"
+            message = (f"warning: could not write the checkpoint {self.path} ({reason}); {kept}; "
+                       "training goes on and the next checkpoint tries again")
+            tqdm.write(message, file=sys.stderr)
+            return False
+        return True
 
     def resume(self, path):
         try:
@@ -365,12 +500,19 @@ class Run:
                 obj.load_state_dict(meta["extra"][name])
         except (ValueError, KeyError) as exc:
             fail(f"cannot resume: {exc}")
+        position = meta.get("position", 0)
+        if position and meta.get("steps_per_epoch") != len(self.data):
+            fail(f"cannot resume: {path} was written at step {position} of an epoch of "
+                 f"{meta.get('steps_per_epoch')} steps; with these flags an epoch has {len(self.data)} "
+                 "(resume with the --batch-size and --subset it was written with)")
         backend.set_rng_state(meta["rng"])
         self.data.load_state_dict(meta["data_rng"])
         self.history = {k: [tuple(p) for p in v] for k, v in meta["history"].items()}
         self.start_epoch, self.step = meta["epoch"], meta["step"]
         self.epoch_seconds = meta["epoch_seconds"]
-        print(f"resumed from {path} after epoch {self.start_epoch}", flush=True)
+        self.resumed_seconds = meta.get("epoch_seconds_so_far", 0.0)
+        self.resumed_at = f"resumed at epoch {self.start_epoch + 1}, step {position} of {len(self.data)}"
+        print(f"{self.resumed_at} (from {path})", flush=True)
 
     # ------------------------------------------------------------------ the end
 
@@ -392,6 +534,7 @@ class Run:
         one image per label, and the labels run 0, 1, ..., 9, 0, 1, ... (equal shares).
         Generated in chunks of 500 so memory stays small.
         """
+        self.release_signals()                   # training is over: Ctrl-C stops as usual
         xp = backend.xp()
         n = self.args.n_samples
         labels = xp.arange(n) % 10 if conditional else None

@@ -79,6 +79,11 @@ class Batches:
     an index into it, so a GPU run never copies images from the host per step.
     The last incomplete batch is dropped (as GAN references do: BatchNorm and the losses
     then always see a full batch).
+
+    A checkpoint can be taken between two batches: state_dict() then holds the generator's
+    state from before this epoch's shuffle and the number of batches already given out, so
+    after load_state_dict() the next epoch draws the same order again and starts at the
+    batch where the interrupted one stopped.
     """
 
     def __init__(self, x, y, batch_size, seed=0):
@@ -87,18 +92,33 @@ class Batches:
         self.x, self.y = backend.asarray(x), backend.asarray(y)
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
+        self.position = 0               # batches of the current epoch given out so far
+        self.epoch_rng_state = None     # the generator's state before this epoch's shuffle
+        self.start = 0                  # where the next epoch starts (> 0 after a resume)
 
     def __len__(self):
         return len(self.x) // self.batch_size
 
     def __iter__(self):
+        self.epoch_rng_state = self.rng.bit_generator.state
         order = backend.asarray(self.rng.permutation(len(self.x)))
-        for i in range(len(self)):
+        start, self.start = self.start, 0
+        for i in range(start, len(self)):
+            self.position = i + 1
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             yield self.x[idx], self.y[idx]
 
+    def mid_epoch(self):
+        """True between two batches of an epoch (some given out, some still to come)."""
+        return 0 < self.position < len(self)
+
     def state_dict(self):
-        return self.rng.bit_generator.state
+        if self.mid_epoch():
+            return {"rng": self.epoch_rng_state, "position": self.position}
+        return {"rng": self.rng.bit_generator.state, "position": 0}
 
     def load_state_dict(self, state):
-        self.rng.bit_generator.state = state
+        if "position" not in state:                    # a checkpoint of epoch ends only
+            state = {"rng": state, "position": 0}
+        self.rng.bit_generator.state = self.epoch_rng_state = state["rng"]
+        self.start = self.position = state["position"]
