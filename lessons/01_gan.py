@@ -1,56 +1,43 @@
-"""Lesson 01: the original GAN (Goodfellow et al. 2014), two MLPs playing a minimax game.
+"""Lesson 01: the original GAN, two MLPs playing a minimax game.
 
-Paper: "Generative Adversarial Nets", https://arxiv.org/abs/1406.2661
+Paper: Goodfellow et al. 2014, "Generative Adversarial Nets",
+https://arxiv.org/abs/1406.2661
 
-A generator G maps noise z ~ p_z to an image; a discriminator D maps an image to the
-probability that it came from the data. They play
+G maps noise z to an image, D maps an image to the probability that it is real (eq. 1):
 
-    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]          (eq. 1)
+    min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
 
-For a fixed G the best D is p_data / (p_data + p_g), and against that D, G minimises the
-Jensen-Shannon divergence between p_data and p_g, so the game's solution is p_g = p_data.
+For a fixed G the best D is p_data / (p_data + p_g); against that D, G minimises the
+Jensen-Shannon divergence between p_data and p_g, so the game is solved at p_g = p_data.
+D takes one step up V, then G one step. G maximises log D(G(z)) by default, the paper's
+non-saturating loss (sec. 3): the same fixed point, but a strong gradient while D still
+rejects every sample; --g-loss minimax descends log(1 - D(G(z))) as eq. 1 writes it.
 
-Training alternates one ascent step for D on V and one descent step for G. The paper's
-own remark (sec. 3): early on D rejects G's samples with high confidence, log(1 - D(G(z)))
-saturates, and its gradient vanishes; "rather than training G to minimize
-log(1 - D(G(z))) we can train G to maximize log D(G(z))": the same fixed point, strong
-gradients early. That non-saturating loss is the default here; `--g-loss minimax` uses
-eq. 1 as written, so you can watch it stall.
+Networks (minigan/models.py), z 100-d, drawn N(0, I) by both:
+  --arch mlp    (default; PyTorch-GAN's gan.py) G z -> 128 -> 256 -> 512 -> 1024 -> 784,
+                tanh, LeakyReLU 0.2, BatchNorm after every hidden layer but the first;
+                D 784 -> 512 -> 256 -> 1 logit, LeakyReLU 0.2. Adam 2e-4, beta1 0.5,
+                batch 64, 30 epochs; a D step, then a G step through the updated D.
+  --arch paper  the authors' mnist.yaml (goodfeli/adversarial): G z -> 1200 ReLU -> 1200
+                ReLU -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit,
+                dropout in D. One forward pass updates both nets (their AdversaryCost2);
+                SGD, batch 100, lr 0.1 / 1.000004^step, momentum 0.5 -> 0.7 by epoch 250;
+                150 epochs; the G kept is the one with the best validation Parzen estimate.
+                The yaml's latest commit sets noise: 'uniform', z ~ U(-sqrt 3, sqrt 3)
+                (mean 0, variance 1, as here); this lesson draws N(0, I).
 
-    python lessons/01_gan.py                 # MLPs in the style of PyTorch-GAN's gan.py
-    python lessons/01_gan.py --arch paper    # the authors' nets and recipe (mnist.yaml)
+What to look for: the epoch grids (epoch_NNN.png) turn from grey noise into strokes
+within a few epochs, and into digits by the end. With --g-loss minimax, G's logged loss
+log(1 - D(G(z))) sits near 0 while D rejects its samples, where its gradient vanishes.
 
-Networks:
-  --arch mlp   G: z 100 -> 128 -> 256 -> 512 -> 1024 -> 784 tanh, each hidden layer
-               Dense -> BatchNorm -> LeakyReLU 0.2, except the first (128), which has no
-               BatchNorm; D: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1 logit
-               (minigan.models.mlp_gan, shared with lesson 03). BatchNorm's eps is the
-               usual 1e-5: gan.py's BatchNorm1d(n, 0.8) passes 0.8 as eps, not momentum,
-               and scores worse (docs/lessons/01_gan.md).
-  --arch paper the authors' mnist.yaml (goodfeli/adversarial), setting for setting:
-               G z 100 ~ N(0, I) (their Generator's default noise) -> 1200 ReLU -> 1200
-               ReLU -> 784 sigmoid, weights U(+-0.05), the output bias the logit of the
-               mean training digit; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit,
-               weights U(+-0.005), dropout keeping 0.8 of the inputs and 0.5 of each hidden
-               layer (minigan.models.gan_paper_mnist). Trained as their AdversaryCost2
-               does: one forward pass, D's and G's gradients from it, both updated at once
-               (simultaneous_step), D's objective halved. SGD, batch 100, lr 0.1 divided
-               by 1.000004 per update (floor 1e-6), momentum 0.5 rising to 0.7 by epoch
-               250; the first 50,000 digits; every 5 epochs G's validation Parzen estimate,
-               and the best G is the one sampled at the end. (No max-norm: the yaml sets
-               none.) 150 epochs by default, the most that fit an hour here.
+Measured at the defaults, python lessons/01_gan.py (30 epochs of 19.5 [01_gan s_per_epoch]
+s on a 2-core CPU): Frechet distance 22.79 [01_gan fd], inception-style score
+8.54 [01_gan score], every digit 7.1-12.8% [01_gan classes] of the samples, Parzen
+log-likelihood 181 [01_gan parzen] +- 2.3 [01_gan parzen_se]. The authors' recipe,
+python lessons/01_gan.py --arch paper (54 [01_gan-arch-paper minutes] minutes): Parzen
+172.3 [01_gan-arch-paper parzen] +- 1.4 [01_gan-arch-paper parzen_se] (the paper: 225 +- 2).
 
-Measured at the defaults, `python lessons/01_gan.py` (30 epochs, ~20 s each on a 2-core
-CPU; docs/results.md): inception-style score 8.54, Frechet distance 22.79, every digit
-7.1-12.8% of the samples, Parzen log-likelihood 181; what these numbers mean: the last
-cell. `python lessons/01_gan.py --arch paper` (150 epochs, 21.6 s each = 54 min): Parzen
-172.3 +- 1.4 against the paper's 225 +- 2, FD 21.5, score 8.50; continued to 250 epochs
-(90 min), 182.3 +- 2.3, the validation estimate flat from epoch ~160 (the curves:
-docs/lessons/01_gan.md, with the trials behind the defaults).
-
-What to look for: digit-like strokes after a few epochs, clean digits by the end; with
-`--g-loss minimax` G's loss sits near 0 (log(1 - D) with D(G(z)) ~ 0) and samples stay noise
-for much longer.
+Why each setting, its measurements, the --arch paper curve: docs/lessons/01_gan.md
 """
 # %%
 import os
@@ -229,36 +216,35 @@ for epoch in run.epochs():
 # %% [markdown]
 # ## What it learned, measured
 # `run.finish` saves 10,000 samples to samples.npz and scores them (minigan/metrics.py)
-# with a small MNIST classifier built from minigan's own layers (over 99% test accuracy).
-# Every later lesson prints the same lines. "Real" below is what 10,000 real training
-# digits score, the ceiling row of docs/results.md.
+# with a small MNIST classifier built from minigan's own layers; every later lesson prints
+# the same lines, and docs/metrics.md defines each of them. "Real" is what 10,000 real
+# training digits score, the last row of docs/results.md.
 #
-# - Frechet distance, lower is better (real 2.04). A Gaussian fitted to the classifier's
-#   128-d features of the samples, another to those of the MNIST test digits, and the
-#   distance between the two: it sees both how digit-like and how varied the samples are.
-#   Caveat: the features are this classifier's, not Inception's, so it compares with other
+# - Frechet distance, lower is better (real 2.04 [zz-reference fd]): the distance between
+#   a Gaussian fitted to the classifier's 128-d features of the samples and one fitted to
+#   those of the MNIST test digits. It sees both how digit-like and how varied the samples
+#   are. The features are this classifier's, not Inception's: compare it with other
 #   minigan runs, not with published FIDs.
-# - Inception-style score, higher is better, 1 to 10 (real 9.67): exp E_x KL(p(y|x)||p(y)),
-#   high when each sample is confidently one digit and all ten digits appear. Caveat: it
-#   is computed with minigan's MNIST classifier, not Inception, and is blind to variety
-#   within a digit: lesson 04's paper MLP draws one image per digit and scored 9.73
-#   (FD 247).
-# - Class shares, each near 10% (real 8.6-11.2%: MNIST is not quite uniform): the share of
-#   samples the classifier reads as each digit; a digit far below 10% is one G dropped
-#   (mode collapse). Caveat: every sample counts as some digit, however badly drawn.
-# - Label accuracy, conditional lessons (04, 05) only, higher is better (real 98.9%): the
-#   share of samples read as the digit G was asked for. Caveat: one image per label scores
-#   100% (lesson 04's paper MLP again).
-# - Parzen-window log-likelihood, higher is better (real 241 +- 2.1; the GAN paper reports
-#   225 +- 2 for its nets): a Gaussian of width sigma (chosen on the validation split) on
-#   every sample, and the mean log-density of the MNIST test digits under that mixture.
-#   Caveat: it rewards pixel closeness to test digits, not quality: blurry averages of
-#   training digits (k-means centres) beat real digits (Theis et al. 2016), and copying the
-#   training set would score like the real row. It is here because the GAN paper reports it.
+# - Inception-style score, 1 to 10, higher is better (real 9.67 [zz-reference score]):
+#   exp E_x KL(p(y|x) || p(y)), high when each sample is confidently one digit and all ten
+#   digits appear. It is blind to variety within a digit: a G that drew one clean image of
+#   each digit would score near 10.
+# - Class shares, each near 10% (real 8.6-11.2% [zz-reference classes]: MNIST is not quite
+#   uniform): the share of samples the classifier reads as each digit; a digit far below
+#   10% is one G dropped (mode collapse). Every sample counts as some digit, however badly
+#   drawn.
+# - Parzen-window log-likelihood, higher is better (real 241 [zz-reference parzen]; the
+#   GAN paper reports 225 +- 2 for its nets): a Gaussian of width sigma (chosen on the
+#   validation split) on every sample, and the mean log-density of the MNIST test digits
+#   under that mixture. It rewards pixel closeness to test digits, not quality: blurry
+#   averages of training digits (k-means centres) beat real digits (Theis et al. 2016), and
+#   a copy of the training set would score like the real row. It is here because the GAN
+#   paper reports it.
 #
-# This lesson at the defaults: FD 22.79, score 8.54, shares 7.1-12.8%, Parzen 181 +- 2.3.
-# `--arch paper`, the authors' recipe for 150 epochs: Parzen 172.3 +- 1.4, where the paper
-# reports 225 +- 2; for 250 epochs 182.3 +- 2.3 (its validation estimate flat from ~160).
+# This lesson at the defaults: FD 22.79 [01_gan fd], score 8.54 [01_gan score], shares
+# 7.1-12.8% [01_gan classes], Parzen 181 [01_gan parzen]. --arch paper, the authors'
+# recipe for 150 epochs: Parzen 172.3 [01_gan-arch-paper parzen], where the paper reports
+# 225 +- 2.
 
 # %%
 run.finish(lambda n: generate(noise(n), best_G if PAPER else G))
