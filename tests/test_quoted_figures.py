@@ -15,8 +15,8 @@ classes (min-max class share, %, written 8.9-11.2), s_per_epoch, minutes (epochs
 seconds_per_epoch / 60), epochs, spread, spread_real, diversity, rho (spearman_w_fd),
 w_heldout (the held-out W at some checkpoint; w_heldout@N: at epoch N), preservation
 (label preservation, %), ab_nothing, ab_map, ba_nothing, ba_map (lesson 07's
-ratio_to_identity / ratio_to_best_pixel_map of a_to_b / b_to_a), or any numeric top-level
-field by its own name. The written number must equal the stored value rounded to the
+ratio_to_identity / ratio_to_best_pixel_map of a_to_b / b_to_a), any numeric top-level
+field by its own name, or FIELD.NAME for a number inside one (a_to_b.pixel_error). The written number must equal the stored value rounded to the
 decimals written: 3.9 and 3.89 both match 3.8908, and "34" matches 33.52 minutes.
 Numbers that are not rows of docs/results.json (ablations) stay plain, with their command.
 """
@@ -39,7 +39,7 @@ _NUM = r"-?\d+(?:\.\d+)?"
 NUMBER = re.compile(rf"(?P<value>{_NUM})(?:\s*[-–]\s*(?P<hi>{_NUM})|\s*(?:±|\+-|\+/-)\s*(?P<se>{_NUM}))?"
                     r"(?:\s*(?:%|x|×|s|min|minutes|epochs))?")
 # [ROW KEY] not followed by "(" (that would be a Markdown link); ROW holds a digit and _ or -
-PLAIN_TAG = re.compile(r"\[(?P<row>(?=[^\]\s]*\d)(?=[^\]\s]*[_-])[\w.-]+) (?P<key>[a-z][\w@]*)\](?!\()")
+PLAIN_TAG = re.compile(r"\[(?P<row>(?=[^\]\s]*\d)(?=[^\]\s]*[_-])[\w.-]+) (?P<key>[a-z][\w@.]*)\](?!\()")
 NUMBER_BEFORE = re.compile(rf"(?<![\w.]){NUMBER.pattern}\s*$")
 MD_LINK = re.compile(r"\[(?P<text>[^\]\n]*)\]\((?P<path>[^)\s]+)\s+\"(?P<title>[^\"]*)\"\)")
 
@@ -142,9 +142,14 @@ def _stored(row, key):
                 raise KeyError(f"w_heldout has no checkpoint at epoch {epoch}")
             return found[0]
         return tuple(w for _, w in points)                # any checkpoint's
-    if key in row and isinstance(row[key], (int, float)) and not isinstance(row[key], bool):
-        return row[key]
-    raise KeyError(f"unknown key {key!r}")
+    value = row
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(f"unknown key {key!r}")
+        value = value[part]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise KeyError(f"unknown key {key!r} (not a number)")
 
 
 def check_tag(tag, results):
@@ -258,8 +263,9 @@ def test_current_figures_pass():
             "[02_dcgan classes]; Parzen 235 ± 2.2 [02_dcgan parzen], 235.5 [02_dcgan parzen];\n"
             "99.2% [04_cgan acc], 44 [04_cgan minutes]; rho 0.816 [03_wgan rho], W 0.042 [03_wgan w_heldout],\n"
             "9.59 [03_wgan w_heldout@1]; 0.23x [07_cyclegan ab_map] 0.02 [07_cyclegan ba_nothing] "
-            "98.05% [07_cyclegan preservation]; raw 0.0892 [02_dcgan min_class_share]\n")
-    assert len(find_tags(text, LESSON_FILE)) == 18
+            "98.05% [07_cyclegan preservation]; raw 0.0892 [02_dcgan min_class_share]\n"
+            "0.0191 [07_cyclegan a_to_b.ratio_to_identity]\n")
+    assert len(find_tags(text, LESSON_FILE)) == 19
     assert check_text(text, LESSON_FILE, RESULTS) == []
 
 
@@ -276,11 +282,13 @@ def test_rounding_is_to_the_written_decimals():
 
 
 def test_a_wrong_row_or_key_fails():
-    text = "FD 3.89 [02_dgan fd]\nscore 9.12 [02_dcgan scor]\n99.2% [02_dcgan acc]\n"
-    first, second, third = check_text(text, LESSON_FILE, RESULTS)
+    text = ("FD 3.89 [02_dgan fd]\nscore 9.12 [02_dcgan scor]\n99.2% [02_dcgan acc]\n"
+            "0.02 [07_cyclegan a_to_b.ratio]\n0.02 [07_cyclegan a_to_b]\n")
+    first, second, third, fourth, fifth = check_text(text, LESSON_FILE, RESULTS)
     assert first.startswith("lessons/02_dcgan.py:1:") and "unknown row '02_dgan'" in first
     assert second.startswith("lessons/02_dcgan.py:2:") and "unknown key 'scor'" in second
     assert third.startswith("lessons/02_dcgan.py:3:") and "no 'label_accuracy'" in third
+    assert "unknown key 'a_to_b.ratio'" in fourth and "not a number" in fifth
 
 
 def test_ranges_and_errors_are_checked_on_both_ends():
