@@ -2,78 +2,42 @@
 
 Paper: "Conditional Generative Adversarial Nets", https://arxiv.org/abs/1411.1784
 
-A GAN gives no say over what it draws. Feed extra information y (here the digit's class,
-one-hot) to *both* networks and the game becomes conditional:
+Give both networks the digit's class y (one-hot) and the game becomes conditional (eq. 2):
 
-    min_G max_D  V(D, G) = E_(x, y)[log D(x | y)] + E_(z, y)[log(1 - D(G(z | y) | y))]   (eq. 2)
+    min_G max_D  E_(x,y)[log D(x | y)] + E_(z,y)[log(1 - D(G(z | y) | y))]
 
-D now judges pairs: a real digit with its true label, or G's image with the label G was
-asked for. An image that looks like a 3 but came with the label 7 is easy to reject, so G
-must draw the digit it is asked for. How y enters is up to the architecture; here, as in
-the paper, it is concatenated: to the input (and, in the DCGAN version, to every hidden
-layer). Its backward pass splits the gradient and drops the label's part; see
-minigan/conditioning.py. As in lessons 01-02, G uses the non-saturating loss
--log D(G(z | y) | y).
+D judges pairs: a real digit with its own label, or G's image with the label G was asked
+for. A 3 shown with the label 7 is easy to reject, so G must draw the digit asked for.
+G descends the non-saturating -log D(G(z|y)|y). With --arch dcgan, D also rejects real
+digits shown with a wrong label y' (--mismatch, Reed et al. 2016):
+L_D = -[log D(x|y) + (log(1 - D(x|y')) + log(1 - D(G(z|y)|y))) / 2]. In training, y is the
+real batch's labels, so G is asked for each digit as often as MNIST has it.
 
-    python lessons/04_cgan.py                  # the conditional DCGAN (default)
-    python lessons/04_cgan.py --arch paper     # the paper's MLPs
-    python lessons/04_cgan.py --device gpu
+    python lessons/04_cgan.py                  # carpedm20's conditional DCGAN (default)
+    python lessons/04_cgan.py --arch paper     # the paper's MLPs and SGD recipe
 
 Networks (minigan/models.py):
-  --arch dcgan  (default) carpedm20/DCGAN-tensorflow's conditional DCGAN for MNIST: the
-                label is concatenated to the input and to every hidden layer of G and D
-                (a vector after a dense layer, 10 constant feature maps after a conv
-                layer); z uniform in [-1, 1]^100 (as that code draws it); 5x5 stride-2
-                (transposed) convolutions, BatchNorm, sigmoid output; Adam 2e-4, beta1
-                0.5, batch 64; G updated twice per D update "to make sure that d_loss does
-                not go to zero". Two changes. The learning rate is constant for the
-                first half of the run, then falls linearly to 0 (--decay-from; 1 keeps it
-                constant, as carpedm20 does), which sharpens the last epochs' digits.
-                And D learns what a wrong label looks like on *real* digits (--mismatch,
-                Reed et al. 2016's matching-aware D): a real 3 shown with the label 5 is
-                a third kind of input to reject, next to G's fakes. Without it, D learns
-                which image goes with which label only from G's own attempts, and lets
-                through a 5 that reads as a 3 (--no-mismatch is carpedm20's loss).
-  --arch paper  the paper's recipe (sec. 4.1): G z (100, uniform in the unit hypercube)
-                -> 200 ReLU and y -> 1000 ReLU, joined -> 1200 ReLU -> 784 sigmoid; D x ->
-                maxout 240x5 and y -> maxout 50x5, joined -> maxout 240x4 -> sigmoid (a
-                logit + BCE here); dropout 0.5 in G and D; SGD, batch 100, lr 0.1 divided
-                by 1.00004 per step (floor 1e-6), momentum 0.5 rising to 0.7; the model
-                kept is the one with the best validation Parzen estimate (every
-                --select-every epochs, on the last 10,000 training digits, held out).
-                Where the paper is silent, the GAN paper's mnist.yaml (lesson 01 --arch
-                paper): weights U(+-0.05) in G and U(+-0.005) in D, G's output bias the
-                logit of the mean digit, D's input dropout 0.2, momentum at 0.7 by epoch
-                250. G samples with its dropout on (below). --optimizer adam: the same
-                nets with Adam 2e-4. ('--arch mlp' is the same.)
+  --arch dcgan: carpedm20/DCGAN-tensorflow's conditional DCGAN: y joins the input and every
+    hidden layer (a vector after a dense layer, 10 constant maps after a conv). G [z, y] ->
+    1024 -> 128x7x7 -> ConvT 5x5 s2 (14x14) -> ConvT (28x28), sigmoid, BatchNorm; D [x, y] ->
+    Conv 5x5 s2 -> Conv -> 1024 -> logit. z ~ U[-1, 1]^100, Adam 2e-4 (beta1 0.5), batch 64,
+    2 G steps per D step, lr constant for half the run, then linearly to 0 (--decay-from).
+  --arch paper: sec. 4.1's MLPs, a z tower and a y tower joined: G z -> 200, y -> 1000, ->
+    1200 -> 784 sigmoid (ReLU); D x -> maxout 240x5, y -> maxout 50x5, -> maxout 240x4 ->
+    logit; dropout 0.5 in both; SGD, batch 100, lr 0.1 / 1.00004 per step, momentum 0.5 ->
+    0.7 by epoch 250; the G kept is the one with the best validation Parzen estimate.
 
-What to look for: the 10 x 10 grids, one row per digit 0-9 and one column per fixed z.
-Each row becomes its digit. The final metrics add the label accuracy: the share of
-samples the classifier reads as the asked-for digit.
+What to look for: the 10 x 10 grids, row k asking for digit k, column j one fixed z. Each
+row becomes its digit; with --arch dcgan the columns differ in slant and stroke (z carries
+the style). --arch paper's G ignores z and draws its variety from its dropout masks, so it
+is sampled with dropout on (--sample-dropout). The final samples ask for every digit 1,000
+times; label accuracy is how often the classifier reads the digit asked for.
 
-The two architectures differ in where G's variety comes from, and that is the second
-thing this lesson teaches. With --arch dcgan the columns differ: z carries the style
-(slant, stroke width), and BatchNorm, which rescales every feature across the batch,
-keeps G from shrinking the differences between samples to zero. The paper's MLP has no
-BatchNorm, and its G, trained with dropout 0.5, learns to *ignore z*: it draws a digit's
-style from its own dropout masks instead. Sampled as a net trained with dropout usually
-is (dropout off), every column of a row is the same image (within-class diversity 0.05
-of real digits'); with the masks on, as in training, 0.93 (and 0.93 with one z for every
-sample: the masks are the noise). So the lesson samples --arch paper with G's dropout on
-(--sample-dropout, its default), the choice pix2pix later made on purpose (Isola et al.
-2017 found that their G ignored an input z and gave it noise only as dropout, kept on at
-test time).
-
-Measured at the defaults (python lessons/04_cgan.py; 7 epochs, median 374 s each = 43.6
-min on the 2-core CPU): label accuracy 99.18%, Frechet distance 8.25, every digit
-9.9-10.1% of the samples, within-class diversity 0.94 of real digits' (z matters),
-Parzen log-likelihood 206 (docs/results.md; the trials: docs/lessons/04_cgan.md).
-The paper's table, reproduced (python lessons/04_cgan.py --arch paper; 100 epochs, 25 s
-each = 42 min): Parzen log-likelihood 156.6 +- 1.5 against the paper's 132 +- 1.8, label
-accuracy 97.9%, diversity 0.93, FD 9.0. The Parzen estimate rewards samples near test
-digits in pixel space, at one sigma for all; it says little about whether they are good
-digits (the GAN paper calls it high-variance and weak in high dimensions), which is why the
-FD, label accuracy and diversity sit next to it.
+Measured at the defaults (python lessons/04_cgan.py; 7 epochs, 43.6 [04_cgan minutes] min on
+the 2-core CPU): label accuracy 99.2% [04_cgan acc], Frechet distance 8.25 [04_cgan fd],
+classes 9.9-10.1% [04_cgan classes], within-class diversity 0.94 [04_cgan diversity];
+--arch paper: Parzen 156.6 ± 1.5 [04_cgan-arch-paper parzen], the paper's Table 1 132 ± 1.8.
+Why each choice, what each flag changes, the trials: docs/lessons/04_cgan.md.
 """
 # %%
 import argparse
@@ -100,7 +64,7 @@ ARCHS = {
     "paper": dict(epochs=100, batch_size=100, optimizer="sgd", g_steps=1,  # Mirza & Osindero's
                   sample_dropout=True),
 }
-ALIASES = {"mlp": "paper"}                               # the name --arch paper had before
+ALIASES = {"mlp": "paper"}                               # another name for --arch paper
 parser = train.make_parser(LESSON, __doc__, b1=0.5, sample_interval=500, arch_table=ARCHS)
 parser.add_argument("--arch", choices=(*ARCHS, *ALIASES), default="dcgan",
                     help="dcgan (carpedm20's conditional DCGAN, default) or paper (the paper's "
@@ -216,10 +180,12 @@ def select_model(epoch):
 # %% [markdown]
 # ## One step of eq. 2
 # The labels y are the real batch's own: G is asked for the same digits D sees real
-# examples of (as carpedm20's code does), so every class is drawn equally often.
-# D descends L_D = -[log D(x | y) + log(1 - D(G(z | y) | y))] (BCE with targets 1 and 0);
-# G descends L_G = -log D(G(z | y) | y). G takes --g-steps (2) steps per D step, on the
-# same z and y, as carpedm20's code does "to make sure that d_loss does not go to zero";
+# examples of (as carpedm20's code does), so each digit as often as MNIST has it (1 most
+# often, 5 least); only the final samples ask for every digit equally often.
+# D descends L_D = -[log D(x | y) + log(1 - D(G(z | y) | y))] (BCE with targets 1 and 0),
+# plus --arch dcgan's --mismatch term below; G descends L_G = -log D(G(z | y) | y).
+# G takes --g-steps steps per D step (2 with --arch dcgan, as carpedm20's code does "to
+# make sure that d_loss does not go to zero"; 1 with --arch paper), on the same z and y;
 # the first reuses the fake batch of D's step (G has not changed since), the next ones
 # draw it again from the updated G.
 
