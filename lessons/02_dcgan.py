@@ -1,55 +1,42 @@
-"""Lesson 02: DCGAN, a GAN made of convolutions (Radford, Metz & Chintala 2015).
+"""Lesson 02: DCGAN, a GAN made of convolutions.
 
-Paper: "Unsupervised Representation Learning with Deep Convolutional Generative
-Adversarial Networks", https://arxiv.org/abs/1511.06434
+Paper: Radford, Metz & Chintala 2015, "Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks", https://arxiv.org/abs/1511.06434
 
-The objective is the GAN's (lesson 01): D maximises log D(x) + log(1 - D(G(z))), G
-maximises log D(G(z)) (the non-saturating form). What DCGAN changed is the networks: its
-"architecture guidelines for stable deep convolutional GANs" turn the MLPs into
-convolutional nets that train reliably:
-  - no pooling: strided convolutions in D, fractionally-strided (transposed) ones in G;
-  - BatchNorm in both (not on G's output nor D's input);
-  - no fully connected hidden layers (the one guideline the default network breaks, below);
-  - ReLU in G with tanh at the output, LeakyReLU (slope 0.2) in D.
+The objective is lesson 01's, with G's non-saturating loss:
 
-    G: z (100) -> Dense 1024, BN, ReLU -> Dense 128*7*7, BN, ReLU -> (128, 7, 7)
-       -> ConvT 128->64 k4 s2 p1, BN, ReLU -> (64, 14, 14)
-       -> ConvT 64->1 k4 s2 p1, tanh      -> (1, 28, 28)
-    D: x (1, 28, 28) -> Conv 1->64 k4 s2 p1, LeakyReLU 0.2 -> (64, 14, 14)
-       -> Conv 64->128 k4 s2 p1, BN, LeakyReLU 0.2 -> (128, 7, 7)
-       -> Dense 6272->1024, BN, LeakyReLU 0.2 -> Dense -> 1 logit
+    D: minimise -[log D(x) + log(1 - D(G(z)))]        G: minimise -log D(G(z))
 
-(minigan/models.py: dcgan_mnist_fc, the MNIST networks of InfoGAN, Chen et al. 2016). The
-one hidden dense layer on each side is the departure from the guidelines above that
-matters on MNIST: D's reads the whole 7 x 7 map at once, a nonlinear feature of the
-digit's global shape. Without it (`--arch small`: the same G without its first dense
-layer, D Conv 1->64 -> Conv 64->128 -> Dense -> 1) each unit of D's last map sees a
-10 x 10 patch and the read-out is linear, so D can only add up local evidence: it passes
-strokes that make no digit, and the lesson flattens near an inception-style score of 7.5.
-`--arch deep` (D with a third convolution whose units see 18 x 18 pixels) reaches 7.96.
+What DCGAN changed is the networks. Its guidelines: strided convolutions in D and
+transposed ones in G instead of pooling; BatchNorm in both, but not on G's output nor on
+D's input; ReLU in G with a tanh output, LeakyReLU 0.2 in D; no fully connected hidden
+layers, the one guideline the default network breaks (the docs page says why).
 
-Training: the paper's settings (batch 128, Adam with beta1 0.5, weights from N(0, 0.02),
-D's learning rate 2e-4), with two additions. G learns at 1e-3, the rate InfoGAN's authors
-train this G with (their D keeps 2e-4): five times DCGAN's, it lets G keep up with D, and
-after 4 epochs G draws what took 8 at 2e-4 (--g-lr 2e-4 is DCGAN's setting). And both
-rates are constant for the first half of the run, then fall linearly to 0 (--decay-from;
-1 keeps them constant, as the paper does), which settles G on its sharpest digits.
-docs/lessons/02_dcgan.md has the measurements behind each choice.
+Networks (minigan/models.py), z ~ N(0, I) 100-d, weights N(0, 0.02):
+  --arch fc     (default; InfoGAN's MNIST nets) G z -> Dense 1024 -> Dense 128*7*7
+                -> ConvT 128->64 (14x14) -> ConvT 64->1 (28x28), tanh;
+                D Conv 1->64 (14x14) -> Conv 64->128 (7x7) -> Dense 1024 -> 1 logit
+  --arch small  the same without the two 1024-unit layers
+  --arch deep   small's G; D with a third stride-2 convolution (32-64-128 channels, 4x4)
+  --arch keras  lesson 05's G and D (4 convolutions, dropout), without the labels
+Adam, beta1 0.5, batch 128 (keras: 64). D learns at 2e-4, the paper's rate; with --arch
+fc G learns at 1e-3, the rate InfoGAN's authors train this G with (--g-lr; the other
+archs train G at --lr). Both rates are constant for the first half of the run, then fall
+linearly to 0 (--decay-from; 1 keeps them constant, as the paper does).
 
-    python lessons/02_dcgan.py                 # the default network, 12 epochs
-    python lessons/02_dcgan.py --arch small    # the benchmark's network, 30 epochs
-    python lessons/02_dcgan.py --g-lr 2e-4     # DCGAN's rate for G too: FD 7.3, score 8.76
-    python lessons/02_dcgan.py --device gpu
+What to look for: digit-like strokes in epoch_001.png already, most of them readable
+digits by epoch 3, sharper ones as the rates decay. In losses.png D's loss (real + fake
+terms) stays near 1.2-1.3 while the rates are constant (2 log 2 = 1.39 is a D that cannot
+tell), falling to ~0.95 as they decay, while G's rises from ~0.8 to ~1.1.
 
-What to look for: digit-like strokes in runs/02_dcgan/epoch_001.png already, most of them
-readable digits by epoch 3, sharper ones as the rates decay; D's loss (real + fake terms)
-near 1.2-1.3 while the rates are constant, falling to ~0.95 as they decay, and G's rising
-from ~0.8 to ~1.1 (D pulls ahead as the rates decay).
+Measured at the defaults, python lessons/02_dcgan.py (12 epochs of
+168 [02_dcgan s_per_epoch] s, 34 [02_dcgan minutes] minutes on a 2-core CPU): Frechet
+distance 3.89 [02_dcgan fd], inception-style score 9.12 [02_dcgan score] (real digits:
+2.04 [zz-reference fd] and 9.67 [zz-reference score]), every digit
+8.9-11.2% [02_dcgan classes] of the samples. With --device gpu on one H200:
+10.7 [02_dcgan-gpu s_per_epoch] s an epoch, FD 4.26 [02_dcgan-gpu fd].
 
-Measured at the defaults (python lessons/02_dcgan.py; 12 epochs, median 168 s each = 34
-minutes on the 2-core CPU; docs/results.md): Frechet distance 3.89, inception-style score
-9.12 (real digits: 2.04 and 9.67), every digit 8.9-11.2% of the samples. The curve per
-epoch and the networks and rates tried on the way: docs/lessons/02_dcgan.md.
+Why this network and these rates, the alternatives measured: docs/lessons/02_dcgan.md
 """
 # %%
 import os
@@ -96,7 +83,7 @@ train.setup(args)
 # distribution with standard deviation 0.02." "We used the Adam optimizer ... learning
 # rate of 0.0002 ... reducing beta1 to 0.5 helped stabilize training." The default
 # network's G learns at InfoGAN's rate for it (its MNIST launcher: generator 1e-3,
-# discriminator 2e-4); the other --arch choices train both networks at 2e-4.
+# discriminator 2e-4); the other --arch choices train both networks at --lr (2e-4).
 
 # %%
 G, D = NETWORKS[args.arch](z_dim=args.latent_dim)
