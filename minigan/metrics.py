@@ -3,7 +3,8 @@
     python -m minigan.metrics runs/02_dcgan/samples.npz     # all metrics of a samples file
     python -m minigan.metrics --train                       # retrain the shipped classifier
 
-The classifier (two strided convs and a dense layer, >= 99% test accuracy) gives:
+The classifier (two strided convs and a dense layer, >= 99% test accuracy: 99.12% on the
+10,000 test images, ``accuracy(*load_classifier(), "test")``) gives:
 
 * Frechet distance (FD) between the samples' and the MNIST test set's 128-d penultimate
   features: ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2))  (Heusel et al. 2017,
@@ -12,13 +13,18 @@ The classifier (two strided convs and a dense layer, >= 99% test accuracy) gives
   and 10: high when each sample is confidently one digit and all digits appear.
 * Class shares: the fraction of samples classified as each digit (mode collapse shows here).
 * Label accuracy, for conditional models: the share classified as the label asked for.
+* Within-class diversity and spread, for conditional models: how much the samples of one
+  label differ, in the classifier's features (as a fraction of real digits') and in pixels.
 * Parzen-window log-likelihood, the GAN paper's protocol: a Gaussian window of width sigma
   on each sample; sigma chosen from logspace(-1, 0, 10) on the validation split; the mean
   log-density of the test images, +- its standard error.
 
-and, to compare two curves over a run's checkpoints, spearman(a, b): Spearman's rank
+Lesson 07's translations are measured against their known truth (translation_errors: the
+pixel error as a ratio to doing nothing and to the best per-pixel map). To compare two
+curves over a run's checkpoints, spearman(a, b): Spearman's rank
 correlation (lesson 03 ranks its checkpoints by the critic's Wasserstein estimate and by
-frechet_distance_to_test, and asks whether the two orders agree).
+frechet_distance_to_test, and asks whether the two orders agree). docs/metrics.md gives
+each metric's formula, how to read it and its value for real digits.
 """
 import argparse
 import json
