@@ -3,69 +3,41 @@
 Paper: "Conditional Image Synthesis with Auxiliary Classifier GANs",
 https://arxiv.org/abs/1610.09585
 
-Lesson 04's D judges (image, label) pairs: the label enters D by concatenation
-(minigan/conditioning.py), and D answers one question, real or fake. ACGAN gives D the
-image only and asks it *two* questions: is it real (the source S), and which class is it
-(C)? One shared trunk of convolutions, two heads:
-
-    D(x) -> P(S | x) (a logit) and P(C | x) (10 class logits, softmax)
-
-With c the class of a real image, or the class G was asked for:
+Lesson 04's D judges (image, label) pairs. ACGAN's D sees the image only and answers two
+questions from one shared trunk: is it real (the source S, one logit), and which digit is
+it (the class C, 10 logits)? With c the class of a real image, or the one G was asked for:
 
     L_S = E[log P(S = real | x_real)] + E[log P(S = fake | x_fake)]
     L_C = E[log P(C = c | x_real)]    + E[log P(C = c | x_fake)]
 
-    D maximises L_S + L_C;  G maximises L_C - L_S
+The paper's D maximises L_S + L_C and its G maximises L_C - L_S. In losses to descend,
+with y the real batch's labels and c drawn uniformly for G:
 
-(here G uses the non-saturating form of -L_S: it makes D call its samples real, BCE with
-target 1). L_C is an auxiliary classification loss, and it changes what each network
-learns from. The source head never sees a label and judges realism only; the class head
-is an ordinary classifier. G gets two separate gradients: towards "real" from the source
-head, and towards the asked-for digit from the class head. In lesson 04 both signals come
-mixed in the one real/fake verdict on a pair.
+    D, default (--class-loss-on real):  BCE(S(x), 1) + BCE(S(G(z,c)), 0) + CE(C(x), y)
+    D, the paper's (--class-loss-on both): the same + CE(C(G(z,c)), c)
+    G:  BCE(S(G(z,c)), 1) + CE(C(G(z,c)), c)      (non-saturating in place of -L_S)
 
-One change from the paper, and why. The paper (and acgan.py) trains the class head on
-real digits *and* on G's samples with the labels G was asked for (the fake half of L_C
-above). Then D learns to read G's own, still clumsy, 5s as 5s, and G is pushed only as
-far as that lenient reader asks. Here the class head learns from real digits only
-(--class-loss-on real; --class-loss-on both is the paper's L_C): it stays a classifier of
-real digits, and G must draw digits that such a classifier reads as the digit asked for.
-Measured, one seed each: label accuracy 99.1% after 10 epochs against 98.5% after 9 with
-the paper's L_C, ahead at every epoch compared (docs/lessons/05_acgan.md).
+The source head judges realism only; the class head is a digit classifier; G gets one
+gradient from each. Trained on real digits only, the class head is never taught to read
+G's clumsy early 5s as 5s: G must draw digits that a classifier of real digits reads right.
 
-G is conditioned as in Keras-GAN's acgan.py (the seed of this lesson): a learned
-embedding of the label, one 100-d vector per class, multiplies the noise elementwise,
-G(z * embed(c)), so each class gets its own scaling of the latent space.
+Networks (minigan.models.acgan_mnist, after Keras-GAN's acgan.py):
+  G: z * embed(c) (a learned 100-d vector per class, times the noise) -> Dense 128*7*7,
+     ReLU, BN -> ConvT 4x4 s2 (14x14), ReLU, BN -> ConvT (28x28), ReLU, BN -> Conv 3x3, tanh.
+  D: Conv 3x3 s2 16 -> 32 -> 64, Conv s1 128 (LeakyReLU 0.2, dropout 0.25, BN in the middle
+     two) -> 2048 features -> Dense -> 1 source logit, Dense -> 10 class logits.
+  Adam 2e-4 (beta1 0.5), batch 64, weights N(0, 0.02); lr constant for half the run, then
+  linearly to 0 (--decay-from).
 
-    python lessons/05_acgan.py                 # 10 epochs
-    python lessons/05_acgan.py --device gpu
+What to look for: acc_real and acc_fake in the log, D's class head reading the real and
+the fake batch as their labels (by default acc_fake is a real-digit classifier's verdict
+on G); the 10 x 10 grids, one row per digit; the final label accuracy, read by minigan's
+own classifier, not by D.
 
-Measured at the defaults (python lessons/05_acgan.py; 10 epochs, median 264 s each = 44 min
-on the 2-core CPU, 42 min alone on it): label accuracy 99.09%, Frechet distance 5.79, inception-style score
-9.76, every digit 9.9-10.1% of the samples, within-class spread 0.224 against real
-digits' 0.229 (docs/results.md; epoch by epoch: docs/lessons/05_acgan.md).
-
-Networks (minigan.models.acgan_mnist), after acgan.py:
-  G: z * embed(c) (100) -> Dense 128*7*7, ReLU -> (128, 7, 7), BN -> ConvT 128->128 k4 s2 p1
-     (14x14), ReLU, BN -> ConvT 128->64 k4 s2 p1 (28x28), ReLU, BN -> Conv 64->1 k3 p1, tanh.
-     acgan.py doubles the size with UpSampling2D followed by a 3x3 conv; a stride-2
-     transposed convolution learns the upsampling itself and costs half the arithmetic.
-  D trunk: Conv 1->16 k3 s2, LeakyReLU 0.2, Dropout 0.25 -> Conv 16->32 k3 s2, LeakyReLU,
-     Dropout, BN -> Conv 32->64 k3 s2, LeakyReLU, Dropout, BN -> Conv 64->128 k3 s1,
-     LeakyReLU, Dropout -> flatten (128*4*4); heads: Dense -> 1 logit, Dense -> 10 logits.
-  Adam 2e-4, beta1 0.5, batch 64, weights N(0, 0.02); the learning rate constant for the
-  first half of the run, then linearly to 0 (--decay-from; 1 keeps it constant, as
-  acgan.py does).
-
-The softmax is applied exactly once, inside the cross-entropy on the class logits
-(minigan.losses.softmax_cross_entropy). A popular PyTorch version ends its class head in
-a softmax layer *and* feeds that to nn.CrossEntropyLoss, which applies another one: the
-loss then can never go below ~1.46 and its gradients shrink.
-
-What to look for: acc_real and acc_fake, D's class accuracy on real and fake batches,
-both climbing towards 1 within the first epoch; the 10 x 10 grids, one row per digit;
-in the final metrics, the label accuracy of the samples as judged by minigan's own
-classifier (not by D).
+Measured at the defaults (python lessons/05_acgan.py; 10 epochs, 44 [05_acgan minutes] min on
+the 2-core CPU): label accuracy 99.1% [05_acgan acc], Frechet distance 5.79 [05_acgan fd],
+classes 9.9-10.1% [05_acgan classes], within-class diversity 0.93 [05_acgan diversity].
+Why real digits only, the curves, the softmax trap: docs/lessons/05_acgan.md.
 """
 # %%
 import os
@@ -159,8 +131,9 @@ def accuracy(logits, labels):
 
 # %% [markdown]
 # ## The training step, written out
-# D descends  BCE(S(x), 1) + BCE(S(G(z, c)), 0) + CE(C(x), y) + CE(C(G(z, c)), c)
-#   (= -(L_S + L_C)), with y the real batch's labels and c labels drawn uniformly;
+# D descends  BCE(S(x), 1) + BCE(S(G(z, c)), 0) + CE(C(x), y), with y the real batch's
+#   labels and c labels drawn uniformly; --class-loss-on both adds CE(C(G(z, c)), c),
+#   and the sum is then -(L_S + L_C), the paper's;
 # G descends  BCE(S(G(z, c)), 1) + CE(C(G(z, c)), c).
 # BCE on the source logit and softmax cross-entropy on the class logits each return
 # their gradient w.r.t. the logits; the two heads' gradients meet in the trunk.
