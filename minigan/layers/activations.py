@@ -4,14 +4,22 @@ the piecewise-linear ones, the output for sigmoid and tanh.
 The second-order pass (WGAN-GP; minigan/penalty.py). For y = f(x) elementwise the
 Jacobian is diagonal, J = diag f'(x), so
 
-    tangent:    y_dot = f'(x) x_dot                 (the tangent cache is x_dot)
-    backward2:  x_bar = f'(x) y_bar + f''(x) x_dot delta
+    backward_input:  dx = f'(x) dy                       (records delta = dy)
+    tangent:         y_dot = f'(x) x_dot                 (the tangent cache is x_dot)
+    backward2:       x_bar = f'(x) y_bar + f''(x) x_dot delta
 
-where the last term is d/dx <delta, f'(x) x_dot> (y_bar = None stands for zero, see
-minigan/layers/base.py). It vanishes for the piecewise-linear
-ReLU and LeakyReLU (f'' = 0 away from the kink, where the penalty is evaluated with
-probability 1); for tanh and sigmoid it does not, and dropping it (as numpy-ml does) makes
-the penalty's gradient wrong (tests/test_second_order.py shows by how much).
+all elementwise, every array shaped like x. The last term is d/dx <delta, f'(x) x_dot>
+(y_bar = None stands for zero, see minigan/layers/base.py). It vanishes for the
+piecewise-linear ReLU and LeakyReLU (f'' = 0 away from the kink, where the penalty is
+evaluated with probability 1); for tanh and sigmoid it does not, and without it the
+penalty's gradient is wrong (lesson 00 and tests/test_second_order.py show by how much).
+
+numpy-ml (github.com/ddbourgin/numpy-ml) computes the same gradient in one forward sweep,
+WGAN_GP._dGradInterp (numpy_ml/neural_nets/models/wgan_gp.py) calling each layer's
+FullyConnected._bwd2 (numpy_ml/neural_nets/layers/layers.py). Its f'' enters only that
+layer's own bias gradient, sum_n f''(z) (x_dot W) delta; the same term's dW = x^T (...)
+and everything it sends to the layers below (there is no backward sweep) are missing. That
+is exact for its ReLU critic, where f'' = 0, and wrong for a tanh or sigmoid one.
 """
 from .. import backend
 from .base import Layer
@@ -20,19 +28,20 @@ from .base import Layer
 class _PiecewiseLinear(Layer):
     """ReLU and LeakyReLU: f' is the same mask backward applies, f'' = 0."""
 
-    def backward_input(self, dy, x):
-        """backward; backward2 needs no delta (f'' = 0): records None."""
-        return self.backward(dy, x), None
+    def backward_input(self, dy, cache):
+        """dx = f'(x) dy, backward itself (the cache is x). backward2 needs no delta
+        (f'' = 0): records None."""
+        return self.backward(dy, cache), None
 
-    def tangent(self, x_dot, x):
-        """y_dot = f'(x) x_dot: backward's mask, applied to x_dot. backward2 needs no
-        tangent (f'' = 0): the tangent cache is None."""
-        return self.backward(x_dot, x), None
+    def tangent(self, x_dot, cache):
+        """y_dot = f'(x) x_dot: backward's mask, applied to x_dot (like x). backward2 needs
+        no tangent (f'' = 0): the tangent cache is None."""
+        return self.backward(x_dot, cache), None
 
-    def backward2(self, y_bar, delta, x_dot, x):
+    def backward2(self, y_bar, delta, tcache, cache):
         """x_bar = f'(x) y_bar + f''(x) x_dot delta = f'(x) y_bar, since f'' = 0
-        (None, zero, if y_bar is)."""
-        return None if y_bar is None else self.backward(y_bar, x)
+        (None, zero, if y_bar is). y_bar, x_bar like x."""
+        return None if y_bar is None else self.backward(y_bar, cache)
 
 
 class ReLU(_PiecewiseLinear):
@@ -86,18 +95,21 @@ class Sigmoid(Layer):
         """dy/dx = sigma(x) (1 - sigma(x)) = y (1 - y)."""
         return dy * y * (1 - y)
 
-    def backward_input(self, dy, y):
-        return self.backward(dy, y), dy
+    def backward_input(self, dy, cache):
+        """dx = y (1 - y) dy, backward itself (the cache is y). Records delta = dy."""
+        return self.backward(dy, cache), dy
 
-    def tangent(self, x_dot, y):
-        """y_dot = y (1 - y) x_dot."""
-        return self.backward(x_dot, y), x_dot
+    def tangent(self, x_dot, cache):
+        """y_dot = y (1 - y) x_dot (like x). The tangent cache is x_dot."""
+        return self.backward(x_dot, cache), x_dot
 
-    def backward2(self, y_bar, delta, x_dot, y):
+    def backward2(self, y_bar, delta, tcache, cache):
         """f' = y (1 - y) and f'' = d/dx [y (1 - y)] = y' (1 - 2y) = y (1 - y)(1 - 2y), so
-            x_bar = y (1 - y) (y_bar + (1 - 2y) x_dot delta)
+            x_bar = y (1 - y) (y_bar + (1 - 2y) x_dot delta)        (like x)
+        (y_bar = None: zero, only the f'' term).
         """
-        s = (1 - 2 * y) * x_dot * delta
+        x_dot, y = tcache, cache
+        s = (1 - 2 * y) * x_dot * delta                  # (1 - 2y) x_dot delta
         if y_bar is not None:
             s += y_bar
         return y * (1 - y) * s
@@ -115,18 +127,22 @@ class Tanh(Layer):
         """d tanh(x)/dx = 1 - tanh(x)^2 = 1 - y^2."""
         return dy * (1 - y * y)
 
-    def backward_input(self, dy, y):
-        return self.backward(dy, y), dy
+    def backward_input(self, dy, cache):
+        """dx = (1 - y^2) dy, backward itself (the cache is y). Records delta = dy."""
+        return self.backward(dy, cache), dy
 
-    def tangent(self, x_dot, y):
-        """y_dot = (1 - y^2) x_dot."""
-        return self.backward(x_dot, y), x_dot
+    def tangent(self, x_dot, cache):
+        """y_dot = (1 - y^2) x_dot (like x). The tangent cache is x_dot."""
+        return self.backward(x_dot, cache), x_dot
 
-    def backward2(self, y_bar, delta, x_dot, y):
+    def backward2(self, y_bar, delta, tcache, cache):
         """f' = 1 - y^2 and f'' = d/dx (1 - y^2) = -2 y y' = -2 y (1 - y^2), so
-            x_bar = (1 - y^2) (y_bar - 2 y x_dot delta)
+            x_bar = (1 - y^2) (y_bar - 2 y x_dot delta)             (like x)
+        (y_bar = None: zero, only the f'' term).
         """
-        s = -2 * y * x_dot * delta
+        x_dot, y = tcache, cache
+        s = -2 * y * x_dot * delta                       # -2 y x_dot delta
         if y_bar is not None:
             s += y_bar
         return (1 - y * y) * s
+

@@ -116,12 +116,20 @@ class Layer:
             raise self._no_second_order()
 
     def backward_input(self, dy, cache):
+        """dx = J^T dy (like x), as backward returns it, adding NO parameter gradients.
+        Returns (dx, delta): delta, what backward2 will need of this pass (the signal dy
+        at the output, or None for a layer whose second-order term does not use it)."""
         raise self._no_second_order()
 
     def tangent(self, x_dot, cache):
+        """y_dot = J x_dot (like the output) at the forward's point, J = dy/dx. Returns
+        (y_dot, tcache): tcache, what backward2 will need of x_dot (or None)."""
         raise self._no_second_order()
 
     def backward2(self, y_bar, delta, tcache, cache):
+        """x_bar = J^T y_bar + d/dx <delta, J x_dot> (like x); ADDS to the parameter grads
+        (df/dtheta)^T y_bar + d/dtheta <delta, J x_dot>. y_bar = None: zero (see the module
+        docstring); returns None where x_bar is zero too."""
         raise self._no_second_order()
 
     # --- bookkeeping shared by every layer --------------------------------------------
@@ -225,8 +233,10 @@ class Sequential(Layer):
 
     def backward_input(self, dy, caches):
         """``backward`` without parameter gradients, recording each layer's backward signal:
-        returns (dL/dx, deltas), deltas[i] = what layer i's backward_input recorded (for a
-        leaf layer, the signal dL/dy_i arriving at its output)."""
+        dx = J_1^T ... J_L^T dy, last layer first. Returns (dx, deltas), deltas[i] = what
+        layer i's backward_input recorded (for a leaf layer, the signal dL/dy_i arriving at
+        its output, or None). The lists (deltas, tcaches, caches) hold one entry per layer,
+        first layer first."""
         deltas = []
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
             dy, delta = layer.backward_input(dy, cache)
@@ -234,8 +244,9 @@ class Sequential(Layer):
         return dy, deltas[::-1]
 
     def tangent(self, x_dot, caches):
-        """Forward mode, first layer first: x_dot_{i+1} = J_i x_dot_i. Returns (y_dot,
-        tcaches), tcaches[i] = layer i's tangent cache (its input tangent, or what it needs)."""
+        """Forward mode, first layer first: y_dot_i = J_i y_dot_{i-1}, y_dot_0 = x_dot, so
+        y_dot = J_L ... J_1 x_dot. Returns (y_dot, tcaches), tcaches[i] = layer i's tangent
+        cache (its input tangent, or what its backward2 needs of it)."""
         tcaches = []
         for layer, cache in zip(self.layers, caches):
             x_dot, tcache = layer.tangent(x_dot, cache)
@@ -243,8 +254,10 @@ class Sequential(Layer):
         return x_dot, tcaches
 
     def backward2(self, y_bar, deltas, tcaches, caches):
-        """The second-order backward, last layer first: y_bar_i = backward2_i(y_bar_{i+1})
-        (None: zero, see the module docstring)."""
+        """The second-order backward, last layer first: each layer's backward2 turns the
+        y_bar at its output into the one at its input (and adds its parameter gradients),
+        with its own delta, tangent cache and cache. Returns x_bar at the first layer's
+        input (None: zero, see the module docstring)."""
         for i in reversed(range(len(self.layers))):
             y_bar = self.layers[i].backward2(y_bar, deltas[i], tcaches[i], caches[i])
         return y_bar

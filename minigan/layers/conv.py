@@ -137,15 +137,19 @@ class Conv2d(Layer):
     # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
 
     def backward_input(self, dy, cache):
-        """backward without parameter gradients: dx = col2im(W_m^T dy_m); records delta = dy."""
+        """backward without parameter gradients:
+
+            dx = col2im(W_m^T dy_m)       (N, C, H, W),   dy_m = dy as (F, Ho*Wo*N)
+
+        Records delta = dy (N, F, Ho, Wo), the signal at the output, for backward2."""
         x_shape = cache[0]
         dy_m = to_chwn(dy).reshape(self.out_channels, -1)                    # (F, Ho*Wo*N)
         return self._input_grad(dy_m, x_shape, dy.shape[2:]), dy
 
     def tangent(self, x_dot, cache):
-        """J x_dot is the same convolution of x_dot, without the bias:
+        """J x_dot is the same convolution of x_dot (N, C, H, W), without the bias:
             cols_dot = im2col(x_dot)      (C*k*k, Ho*Wo*N)
-            y_dot_m  = W_m cols_dot       (F, Ho*Wo*N)
+            y_dot_m  = W_m cols_dot       (F, Ho*Wo*N), returned as (N, F, Ho, Wo)
         The tangent cache is cols_dot, which backward2 needs again."""
         x_shape = cache[0]
         N, F = x_shape[0], self.out_channels
@@ -154,7 +158,7 @@ class Conv2d(Layer):
         y_dot = self.params["W"].reshape(F, -1) @ cols_dot                  # (F, Ho*Wo*N)
         return from_chwn(y_dot.reshape(F, Ho, Wo, N)), cols_dot
 
-    def backward2(self, y_bar, delta, cols_dot, cache):
+    def backward2(self, y_bar, delta, tcache, cache):
         """As Dense, through im2col: J x_dot = W_m cols_dot is linear in W and does not
         depend on x, so d/dW_m <delta_m, W_m cols_dot> = delta_m cols_dot^T and
 
@@ -164,8 +168,11 @@ class Conv2d(Layer):
 
         (y_bar_m, delta_m: y_bar, delta as (F, Ho*Wo*N)). All but delta_m cols_dot^T is
         backward(y_bar). y_bar = None (zero): only that term, and x_bar = None.
+        The tangent cache is cols_dot; delta, y_bar (N, F, Ho, Wo).
         """
+        cols_dot = tcache                                                    # (C*k*k, Ho*Wo*N)
         delta_m = to_chwn(delta).reshape(self.out_channels, -1)              # (F, Ho*Wo*N)
+        # delta_m cols_dot^T, computed as (cols_dot delta_m^T)^T: see _add_param_grads
         self.grads["W"] += (cols_dot @ delta_m.T).T.reshape(self.params["W"].shape)
         return None if y_bar is None else self.backward(y_bar, cache)
 
@@ -239,14 +246,18 @@ class ConvTranspose2d(Layer):
     # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
 
     def backward_input(self, dy, cache):
-        """backward without parameter gradients: dx_m = W_m im2col(dy); records delta = dy."""
+        """backward without parameter gradients:
+
+            dx_m = W_m im2col(dy)         (C, H*W*N), returned as (N, C, H, W)
+
+        Records delta = dy (N, F, Ho, Wo), the signal at the output, for backward2."""
         x_shape, _ = cache
-        dcols = im2col(to_chwn(dy), self.k, self.stride, self.padding, x_shape[2:])
+        dcols = im2col(to_chwn(dy), self.k, self.stride, self.padding, x_shape[2:])  # (F*k*k, H*W*N)
         return self._input_grad(dcols, x_shape), dy
 
     def tangent(self, x_dot, cache):
-        """J x_dot is the same transposed convolution of x_dot, without the bias:
-            y_dot = col2im(W_m^T x_dot_m),   x_dot_m = x_dot as (C, H*W*N)
+        """J x_dot is the same transposed convolution of x_dot (N, C, H, W), without the bias:
+            y_dot = col2im(W_m^T x_dot_m)     (N, F, Ho, Wo),   x_dot_m = x_dot as (C, H*W*N)
         The tangent cache is x_dot_m, which backward2 needs again."""
         (N, C, H, W), _ = cache
         F = self.out_channels
@@ -255,7 +266,7 @@ class ConvTranspose2d(Layer):
                                    self.k, self.stride, self.padding, (H, W))
         return from_chwn(y_dot), x_dot_m                                     # (N, F, Ho, Wo) view
 
-    def backward2(self, y_bar, delta, x_dot_m, cache):
+    def backward2(self, y_bar, delta, tcache, cache):
         """J x_dot = col2im(W_m^T x_dot_m) is linear in W and does not depend on x. Its
         W-gradient against delta is backward's dW with (x_dot, delta) in place of (x, dy):
 
@@ -264,10 +275,12 @@ class ConvTranspose2d(Layer):
             x_bar = W_m im2col(y_bar)                                 (N, C, H, W)
 
         All but the x_dot_m term is backward(y_bar). y_bar = None (zero): only that term,
-        and x_bar = None.
+        and x_bar = None. The tangent cache is x_dot_m; delta, y_bar (N, F, Ho, Wo).
         """
         (N, C, H, W), _ = cache
+        x_dot_m = tcache                                                     # (C, H*W*N)
         dcols = im2col(to_chwn(delta), self.k, self.stride, self.padding, (H, W))  # (F*k*k, H*W*N)
+        # x_dot_m im2col(delta)^T, computed as (dcols x_dot_m^T)^T: see Conv2d._add_param_grads
         self.grads["W"] += (dcols @ x_dot_m.T).T.reshape(self.params["W"].shape)
         return None if y_bar is None else self.backward(y_bar, cache)
 

@@ -44,16 +44,23 @@ class Dense(Layer):
 
     # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
 
-    def backward_input(self, dy, x):
-        """backward without parameter gradients: dx = dy W^T; records delta = dy."""
+    def backward_input(self, dy, cache):
+        """backward without parameter gradients:
+
+            dx = dy W^T                   (N, in),   dy (N, out)
+
+        Records delta = dy, the signal at the output, for backward2."""
         return dy @ self.params["W"].T, dy
 
-    def tangent(self, x_dot, x):
-        """J x_dot for J = dy/dx: y_dot = x_dot W (the bias is a constant: no tangent).
-        The tangent cache is x_dot itself."""
+    def tangent(self, x_dot, cache):
+        """J x_dot for J = dy/dx (y = x W + b; the bias is a constant, with no tangent):
+
+            y_dot = x_dot W               (N, out),   x_dot (N, in)
+
+        The tangent cache is x_dot itself, which backward2 needs again."""
         return x_dot @ self.params["W"], x_dot
 
-    def backward2(self, y_bar, delta, x_dot, x):
+    def backward2(self, y_bar, delta, tcache, cache):
         """With J x_dot = x_dot W, the second-order term <delta, x_dot W> does not depend
         on x and is linear in W:  d/dW <delta, x_dot W> = x_dot^T delta. So
 
@@ -62,10 +69,12 @@ class Dense(Layer):
             x_bar = y_bar W^T                    (N, in)
 
         All but x_dot^T delta is backward(y_bar). y_bar = None (zero): only x_dot^T delta,
-        and x_bar = None.
+        and x_bar = None. The tangent cache is x_dot (N, in), the cache x (N, in); delta,
+        y_bar (N, out).
         """
-        self.grads["W"] += x_dot.T @ delta
-        return None if y_bar is None else self.backward(y_bar, x)
+        x_dot = tcache                                   # (N, in)
+        self.grads["W"] += x_dot.T @ delta               # (in, out)
+        return None if y_bar is None else self.backward(y_bar, cache)
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}"

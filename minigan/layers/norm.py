@@ -1,7 +1,33 @@
 """Batch normalization (Ioffe & Szegedy 2015) over the batch (1-d) or batch and pixels (2-d),
-and layer normalization (Ba et al. 2016) over each sample's own values (WGAN-GP's critics)."""
+and layer normalization (Ba et al. 2016) over each sample's own values (the normalisation
+the WGAN-GP paper recommends for a critic). InstanceNorm2d (image.py) is the third member
+of the family, normalising one image's channel over its pixels.
+
+All three normalise groups of M values: x_hat = (x - mean x) s, s = 1 / sqrt(var x + eps),
+the mean and variance over the group's values (``axes``). They share one Jacobian,
+
+    J_N = d x_hat / dx = s (I - 1 1^T / M - x_hat x_hat^T / M)     (M x M per group, symmetric)
+
+(mu and s depend on every value of the group: hence the two rank-one terms), applied by
+``normalize_grad``.
+"""
 from .. import backend
 from .base import Layer, check_input
+
+
+def normalize_grad(u, x_hat, inv_std, axes):
+    """J_N u = s (u - mean u - x_hat mean(u x_hat)), the means over ``axes``: one group's
+    M values. u, x_hat: like x; inv_std (s): x's shape with 1 on ``axes``.
+
+    J_N is symmetric, so this one product is the normalisation's backward (J_N^T dx_hat)
+    and its tangent (J_N x_dot). LayerNorm (a sample's values) and InstanceNorm2d (one
+    image's channel, axes (2, 3)) call it; BatchNorm computes the same product from the
+    sums its parameter gradients already hold (see _BatchNorm.backward).
+    """
+    out = u - u.mean(axis=axes, keepdims=True)                # u - mean u
+    out -= x_hat * (u * x_hat).mean(axis=axes, keepdims=True)  # - x_hat mean(u x_hat)
+    out *= inv_std
+    return out
 
 
 class _BatchNorm(Layer):
@@ -54,12 +80,16 @@ class _BatchNorm(Layer):
     def backward(self, dy, cache):
         """With m values per channel and sums over the batch (and pixel) axes:
             dbeta  = sum dy,   dgamma = sum dy * x_hat,   dx_hat = dy * gamma
-        In training mu and var depend on x too; differentiating through them gives
-            dx = inv_std / m * (m dx_hat - sum dx_hat - x_hat * sum(dx_hat * x_hat)),
-        and since sum dx_hat = gamma dbeta and sum(dx_hat * x_hat) = gamma dgamma,
+        In training mu and var depend on x too: dx = J_N^T dx_hat (the module docstring),
+            dx = inv_std * (dx_hat - mean dx_hat - x_hat * mean(dx_hat * x_hat)),
+        normalize_grad's product. gamma is one number per channel, constant over the m
+        values the means run over, and sum dx_hat = gamma dbeta, sum(dx_hat * x_hat) =
+        gamma dgamma, so
             dx = gamma * inv_std * (dy - dbeta / m - x_hat * dgamma / m)
-        (written so, it costs a few passes over the batch instead of a dozen).
+        reuses the two sums the parameter gradients need (a few passes over the batch
+        instead of a dozen).
         In eval mode mu and var are constants: dx = dx_hat * inv_std.
+        Shapes: dy, x_hat, dx like x; inv_std, dbeta, dgamma (1, C[, 1, 1]).
         """
         x_hat, inv_std, train = cache
         dbeta = dy.sum(axis=self.axes, keepdims=True)             # (1, C[, 1, 1])
@@ -107,12 +137,12 @@ class LayerNorm(Layer):
     No sample sees another, so train and eval are the same function, and the per-sample
     input gradient that the penalty constrains is well defined (BatchNorm's is not).
 
-    The normalisation N(x) = x_hat of one sample has the Jacobian
+    The normalisation N(x) = x_hat of one sample has the Jacobian of the module docstring,
 
         J_N = s (I - 1 1^T / M - x_hat x_hat^T / M)          (M x M, symmetric)
 
-    so one function, ``_normalize_grad``, applies it both as J_N^T (backward) and as J_N
-    (tangent).
+    so one function, ``normalize_grad`` (over the sample's axes), applies it both as J_N^T
+    (backward) and as J_N (tangent).
     """
 
     def __init__(self, num_features, eps=1e-5):
@@ -150,13 +180,8 @@ class LayerNorm(Layer):
         return y, (x_hat, inv_std)
 
     def _normalize_grad(self, u, x_hat, inv_std):
-        """J_N u = s (u - mean u - x_hat mean(u x_hat)), means over each sample's M values."""
-        axes = self._sample_axes(u)
-        out = x_hat * -(u * x_hat).mean(axis=axes, keepdims=True)
-        out += u
-        out -= u.mean(axis=axes, keepdims=True)
-        out *= inv_std
-        return out
+        """J_N u over each sample's M values: normalize_grad on every axis but the batch."""
+        return normalize_grad(u, x_hat, inv_std, self._sample_axes(u))
 
     def backward(self, dy, cache):
         """With sums over the batch (and pixel) axes:
@@ -175,17 +200,23 @@ class LayerNorm(Layer):
     # --- the second-order pass (WGAN-GP; see minigan/penalty.py) --------------------------
 
     def backward_input(self, dy, cache):
-        """backward without parameter gradients: dx = J_N (gamma dy); records delta = dy."""
-        x_hat, inv_std = cache
-        return self._normalize_grad(dy * self._bshape(self.params["gamma"], dy.ndim),
-                                    x_hat, inv_std), dy
+        """backward without parameter gradients: dx = J_N^T (gamma dy), J_N^T = J_N.
+        Records delta = dy, the signal at the output, for backward2. dy, dx like x."""
+        x_hat, inv_std = cache                                     # like x; (N, 1[, 1, 1])
+        dx_hat = dy * self._bshape(self.params["gamma"], dy.ndim)  # gamma dy
+        return self._normalize_grad(dx_hat, x_hat, inv_std), dy
 
     def tangent(self, x_dot, cache):
-        """y_dot = gamma x_hat_dot, x_hat_dot = J_N x_dot = s (x_dot - mean x_dot - x_hat
-        mean(x_hat x_dot)). The tangent cache is (x_dot, x_hat_dot)."""
-        x_hat, inv_std = cache
-        x_hat_dot = self._normalize_grad(x_dot, x_hat, inv_std)
-        return x_hat_dot * self._bshape(self.params["gamma"], x_dot.ndim), (x_dot, x_hat_dot)
+        """y = gamma x_hat + beta, so J x_dot = gamma x_hat_dot with
+
+            x_hat_dot = J_N x_dot = s (x_dot - mean x_dot - x_hat mean(x_hat x_dot))
+
+        (means over each sample's M values). x_dot, y_dot like x. The tangent cache is
+        (x_dot, x_hat_dot), both of which backward2 needs."""
+        x_hat, inv_std = cache                                     # like x; (N, 1[, 1, 1])
+        x_hat_dot = self._normalize_grad(x_dot, x_hat, inv_std)     # like x
+        y_dot = x_hat_dot * self._bshape(self.params["gamma"], x_dot.ndim)
+        return y_dot, (x_dot, x_hat_dot)
 
     def backward2(self, y_bar, delta, tcache, cache):
         """The second-order term is Q = <delta, J x_dot> = <u, J_N(x) x_dot> with u = gamma
@@ -204,21 +235,21 @@ class LayerNorm(Layer):
 
         So  x_bar = J_N (gamma y_bar) - (s / M) (Q x_hat + c x_hat_dot + p J_N u), and
         backward(y_bar) gives the first term and the y_bar parts of dgamma and dbeta
-        (none if y_bar is None, zero).
+        (none if y_bar is None, zero). y_bar, delta, x_bar like x; Q, c, p (N, 1[, 1, 1]).
         """
-        x_hat, inv_std = cache
-        x_dot, x_hat_dot = tcache
+        x_hat, inv_std = cache                                     # like x; (N, 1[, 1, 1])
+        x_dot, x_hat_dot = tcache                                  # like x, each
         self.grads["gamma"] += (delta * x_hat_dot).sum(axis=self._channel_axes(delta))
-        u = delta * self._bshape(self.params["gamma"], delta.ndim)
+        u = delta * self._bshape(self.params["gamma"], delta.ndim)  # like x
         axes = self._sample_axes(u)
         M = x_hat[0].size
         Q = (u * x_hat_dot).sum(axis=axes, keepdims=True)          # (N, 1[, 1, 1])
-        c = (u * x_hat).sum(axis=axes, keepdims=True)
-        p = (x_dot * x_hat).sum(axis=axes, keepdims=True)
-        second = Q * x_hat
-        second += c * x_hat_dot
-        second += p * self._normalize_grad(u, x_hat, inv_std)
-        second *= -inv_std / M
+        c = (u * x_hat).sum(axis=axes, keepdims=True)              # (N, 1[, 1, 1])
+        p = (x_dot * x_hat).sum(axis=axes, keepdims=True)          # (N, 1[, 1, 1])
+        second = Q * x_hat                                         # Q x_hat
+        second += c * x_hat_dot                                    #  + c x_hat_dot
+        second += p * self._normalize_grad(u, x_hat, inv_std)      #  + p J_N u
+        second *= -inv_std / M                                     # times -(s / M)
         if y_bar is not None:
             second += self.backward(y_bar, cache)
         return second

@@ -3,8 +3,11 @@
 All three are linear maps y = A x (A a reshape, or a fixed mask), so their second-order
 pass (WGAN-GP; minigan/penalty.py) has no second-derivative term and no parameters:
 
-    tangent:    y_dot = A x_dot        (the forward map, applied to the tangent)
-    backward2:  x_bar = A^T y_bar      (backward, applied to y_bar; None, zero, stays None)
+    backward_input:  dx = A^T dy       (backward itself; records no delta)
+    tangent:         y_dot = A x_dot    (the forward map, applied to the tangent; no tangent cache)
+    backward2:       x_bar = A^T y_bar  (backward, applied to y_bar; None, zero, stays None)
+
+each array shaped as the forward's input (dx, x_dot, x_bar) or output (dy, y_dot, y_bar).
 """
 import numpy as np
 
@@ -26,14 +29,17 @@ class Flatten(Layer):
         dx[...] = dy.reshape(x.shape)
         return dx
 
-    def backward_input(self, dy, x):
-        return self.backward(dy, x), None
+    def backward_input(self, dy, cache):
+        """dx = dy reshaped to x's shape, backward itself (the cache is x)."""
+        return self.backward(dy, cache), None
 
-    def tangent(self, x_dot, x):
+    def tangent(self, x_dot, cache):
+        """y_dot = x_dot flattened: (N, d1, d2, ...) -> (N, d1*d2*...)."""
         return x_dot.reshape(len(x_dot), -1), None
 
-    def backward2(self, y_bar, delta, tcache, x):
-        return None if y_bar is None else self.backward(y_bar, x)
+    def backward2(self, y_bar, delta, tcache, cache):
+        """x_bar = y_bar reshaped to x's shape (None stays None)."""
+        return None if y_bar is None else self.backward(y_bar, cache)
 
 
 class Reshape(Layer):
@@ -51,14 +57,17 @@ class Reshape(Layer):
     def backward(self, dy, shape):
         return dy.reshape(shape)
 
-    def backward_input(self, dy, shape):
-        return dy.reshape(shape), None
+    def backward_input(self, dy, cache):
+        """dx = dy reshaped to the input's shape (the cache), backward itself."""
+        return dy.reshape(cache), None
 
-    def tangent(self, x_dot, shape):
+    def tangent(self, x_dot, cache):
+        """y_dot = x_dot reshaped: (N, ...) -> (N, *shape)."""
         return x_dot.reshape((len(x_dot),) + self.shape), None
 
-    def backward2(self, y_bar, delta, tcache, shape):
-        return None if y_bar is None else y_bar.reshape(shape)
+    def backward2(self, y_bar, delta, tcache, cache):
+        """x_bar = y_bar reshaped to the input's shape (None stays None)."""
+        return None if y_bar is None else y_bar.reshape(cache)
 
     def extra_repr(self):
         return f"{self.shape}"
@@ -85,15 +94,17 @@ class Dropout(Layer):
         """y = x * mask, so dx = dy * mask (the same mask the forward drew)."""
         return dy if mask is None else dy * mask
 
-    def backward_input(self, dy, mask):
-        return self.backward(dy, mask), None
+    def backward_input(self, dy, cache):
+        """dx = dy * mask, backward itself (the cache is the mask, or None in eval)."""
+        return self.backward(dy, cache), None
 
-    def tangent(self, x_dot, mask):
+    def tangent(self, x_dot, cache):
         """y_dot = x_dot * mask: the forward's mask, not a new draw."""
-        return self.backward(x_dot, mask), None
+        return self.backward(x_dot, cache), None
 
-    def backward2(self, y_bar, delta, tcache, mask):
-        return None if y_bar is None else self.backward(y_bar, mask)
+    def backward2(self, y_bar, delta, tcache, cache):
+        """x_bar = y_bar * mask (None stays None)."""
+        return None if y_bar is None else self.backward(y_bar, cache)
 
     def extra_repr(self):
         return f"p={self.p}"
