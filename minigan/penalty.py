@@ -10,8 +10,9 @@ The critic's update needs dP/dtheta for every parameter theta: the derivative of
 derivative. Autodiff frameworks get it by "double backprop", differentiating through the
 graph of the backward pass. Here it takes five steps, four of them passes over the critic's
 layers (1, 2, 4 and 5: forward, backward, tangent, second-order backward), each an
-explicit-cache method of every layer (minigan/layers/base.py); step 3 is arithmetic on g. Write layer k as
-x_k = f_k(x_{k-1}; theta_k), with Jacobian J_k = df_k/dx_{k-1}; x_0 = x_hat, x_L = D(x_hat).
+explicit-cache method of every layer (minigan/layers/base.py); step 3 is arithmetic on g.
+Write layer k as x_k = f_k(x_{k-1}; theta_k), with Jacobian J_k = df_k/dx_{k-1};
+x_0 = x_hat, x_L = D(x_hat).
 
 1. Forward on x_hat, keeping every layer's cache.
 
@@ -42,11 +43,12 @@ x_k = f_k(x_{k-1}; theta_k), with Jacobian J_k = df_k/dx_{k-1}; x_0 = x_hat, x_L
 
    with delta_k and x_dot_{k-1} held fixed, starting from y_bar_L = 0 (P depends on the
    critic's slope, not on its value; passed as None, an exact zero that linear and
-   piecewise-linear layers pass on without multiplying it). The first terms are the layer's ordinary backward
-   applied to y_bar_k; the second are its second derivatives, contracted with delta_k and
-   x_dot_{k-1}. Dense (J x_dot = x_dot W) adds x_dot^T delta to dW; a convolution the
-   same through im2col; tanh adds f''(x) x_dot delta to y_bar_{k-1}; ReLU and LeakyReLU
-   add nothing (f'' = 0); LayerNorm, whose J depends on x, both (see its docstring).
+   piecewise-linear layers pass on without multiplying it). The first terms are the
+   layer's ordinary backward applied to y_bar_k; the second are its second derivatives,
+   contracted with delta_k and x_dot_{k-1}. Dense (J x_dot = x_dot W) adds x_dot^T delta
+   to dW; a convolution the same through im2col; tanh adds f''(x) x_dot delta to
+   y_bar_{k-1}; ReLU and LeakyReLU add nothing (f'' = 0); LayerNorm, whose J depends on x,
+   both (see its docstring).
 
 Check it on one Dense layer, D(x) = x w (w a column): g_i = w for every sample, and
 P = lam (||w|| - 1)^2, so dP/dw = 2 lam (||w|| - 1) w / ||w||. The passes give delta_1 = 1,
