@@ -1,86 +1,43 @@
-"""Lesson 03: the Wasserstein GAN (Arjovsky, Chintala & Bottou 2017).
+"""Lesson 03: the Wasserstein GAN, a critic that estimates a distance.
 
-Paper: "Wasserstein GAN", https://arxiv.org/abs/1701.07875
-How this lesson was measured, and the trials behind it: docs/lessons/03_wgan.md
+Paper: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", https://arxiv.org/abs/1701.07875
 
-Lesson 01's D, trained to optimality, makes G minimise the Jensen-Shannon divergence
-between p_data and p_g. When the two distributions live on low-dimensional manifolds that
-do not overlap (digits and early samples do not), JS is the constant log 2 whatever the
-distance between them: it saturates, its gradient vanishes, and D's loss tells you
-nothing about how good the samples are. The Earth-Mover (Wasserstein-1) distance
+When p_data and p_g lie on low-dimensional manifolds that do not overlap, the
+Jensen-Shannon divergence that lesson 01's G minimises is the constant log 2, with no
+gradient for G. The Earth-Mover distance W = inf over couplings of E ||x - y|| shrinks
+smoothly as p_g moves towards p_data, and by the Kantorovich-Rubinstein duality
 
-    W(p_data, p_g) = inf over couplings gamma of E_(x, y)~gamma ||x - y||
+    W(p_data, p_g) = max over 1-Lipschitz f of  E_x[f(x)] - E_z[f(G(z))]
 
-is continuous in G's parameters and shrinks smoothly as p_g moves towards p_data. By the
-Kantorovich-Rubinstein duality it is a maximum over 1-Lipschitz functions f:
+A critic D (a score: no sigmoid, no log) stands in for f, and G makes the estimate small:
 
-    W(p_data, p_g) = max_(||f||_L <= 1)  E_x[f(x)] - E_z[f(G(z))]
+    critic: minimise  mean D(G(z)) - mean D(x)        G: minimise  -mean D(G(z))
 
-WGAN trains a *critic* D (a discriminator whose output is a score, no sigmoid, no
-log) to approximate that f, and G to make the critic's estimate small:
+After every critic step each critic weight is clipped to [-0.01, 0.01] (--clip), which
+keeps D K-Lipschitz for some K. The critic takes 5 steps per G step (--n-critic; 100 for
+the first 25 G steps and every 500th), each on its own real batch; RMSprop at 5e-5,
+batch 64 (the paper's Algorithm 1).
 
-    critic:  minimise  L_D = mean D(G(z)) - mean D(x)       (= -W estimate)
-    G:       minimise  L_G = -mean D(G(z))
+Networks (minigan/models.py), z ~ N(0, I) 100-d:
+  --arch mlp    (default) lesson 01's MLPs: G z -> 128 -> 256 -> 512 -> 1024 -> 784, tanh;
+                critic 784 -> 512 -> 256 -> 1 score, LeakyReLU 0.2
+  --arch dcgan  lesson 02's --arch small networks; the critic keeps its BatchNorm
 
-The critic is kept (K-)Lipschitz the crude way the paper admits: after every critic update
-every weight is clipped to [-c, c], c = 0.01. Because the estimate is only meaningful
-near the critic's optimum, the critic takes n_critic = 5 steps per G step (100 steps for
-the first 25 G steps and every 500th, as in the paper's code, to get it there). Momentum
-made training unstable, so the paper uses RMSprop, lr 5e-5 (Algorithm 1).
+What to look for: wasserstein.png, the estimate on each training batch per G step, drops
+steeply while the first strokes appear, then moves slowly. The paper says it tracks sample
+quality; the lesson tests that: after epoch 1, every 5 epochs (--eval-every) and at the
+end, W on 2,000 held-out test digits and 2,000 fixed z against the Frechet distance (FD) of
+those samples, ranked by Spearman's rho (w_vs_fd.png); the claim needs rho >= 0.9.
 
-The claim, and what this lesson measures. So the critic's loss means something:
-W = mean D(x) - mean D(G(z)) estimates the distance between the two distributions (up to
-the Lipschitz constant the clipping allows), so it should fall as the samples improve;
-the paper (sec. 4.2, Figures 3-4) shows it tracking sample quality. Here that is measured.
-After epoch 1, every --eval-every epochs (default 5) and after the last, with G and the
-critic in eval mode, the lesson takes
+Measured at the defaults, python lessons/03_wgan.py (100 epochs of
+9.2 [03_wgan s_per_epoch] s, 15 [03_wgan minutes] minutes, 2-core CPU): rho 0.82 [03_wgan rho]
+over 21 checkpoints, not supported. W falls from 9.6 [03_wgan w_heldout] to
+0.06 [03_wgan w_heldout] in five epochs while the samples are still noise, then wanders
+between 0.02 [03_wgan w_heldout] and 0.14 [03_wgan w_heldout] while FD keeps falling: it
+tells noise from digits, not better digits from worse. Final samples: FD 113 [03_wgan fd],
+score 6.71 [03_wgan score], every digit 7.2-15.6% [03_wgan classes].
 
-    W_heldout = mean D(x) over the first --eval-samples (2,000) MNIST *test* images,
-                never trained on, minus mean D(G(z)) over 2,000 fixed noise vectors
-    FD        = the Frechet distance (minigan.metrics) of those same G(z) to the test set
-
-(the same images and the same z at every checkpoint, so two checkpoints differ only by
-their networks). At the end it ranks the checkpoints both ways: Spearman's rank
-correlation rho(W_heldout, FD) (minigan.metrics.spearman). The claim holds for the run if
-rho >= 0.9 over at least 10 checkpoints (the default run takes 21). If the measurement does
-not support the claim, that is the lesson: the estimate is re-made by a critic that moves
-with G and is bounded by clipping, not by ||f||_L <= 1, and a number like that need not
-rank checkpoints the way sample quality does.
-
-    python lessons/03_wgan.py                  # MLP G and critic, on the CPU
-    python lessons/03_wgan.py --arch dcgan     # lesson 02's --arch small nets (slower on a CPU)
-
-Measured at the defaults (python lessons/03_wgan.py; 100 epochs, 9.2 s each on the 2-core
-CPU): the claim is NOT supported by this run. Spearman rho(W_heldout, FD) = 0.82 over 21
-checkpoints, and 0.04 over the second half's 10: W falls from 9.6 to 0.06 in the first five
-epochs, while the samples are still noise (FD ~1000), and after that wanders between 0.02
-and 0.14 while FD falls from 1011 to 105. The estimate tells noise from digits; it does not
-rank digits by quality. Final samples: inception-style score 6.71, FD 113 (docs/results.md;
-every checkpoint's numbers: docs/lessons/03_wgan.md).
-
-Networks:
-  --arch mlp    G: z 100 -> 128 -> 256 -> 512 -> 1024 (LeakyReLU 0.2, BatchNorm) -> 784
-                tanh, as lesson 01's mlp;  critic: 784 -> 512 -> 256 (LeakyReLU 0.2) -> 1.
-  --arch dcgan  minigan.models.dcgan_mnist (lesson 02's --arch small). The critic keeps its
-                BatchNorm, as the paper's DCGAN critic does; it simply has no sigmoid:
-                the logit of lesson 02 is read as the score.
-
-One epoch is one pass over the training batches. Every critic step eats one real batch
-(as in the paper's code), so an epoch of 937 batches of 64 makes about 937 / 5 = 187 G
-steps; the first epoch makes far fewer (the 100-step warm-up).
-
-What to look for:
-  * wasserstein.png, the estimate on each training batch per G step (the paper's
-    figures): it starts high and drops steeply while the first strokes appear, then
-    moves slowly, and so do the epoch grids: read the two side by side. G's loss alone
-    tells you little.
-  * w_vs_fd.png, W_heldout and FD per checkpoint side by side, rho in the title; in
-    metrics.json: w_heldout, fd_curve, spearman_w_fd. The first checkpoints are easy to
-    rank (everything improves at once); spearman_w_fd_second_half, over the checkpoints
-    of the run's second half, tells whether W still resolves the slow late gains.
-  * class_shares in metrics.json: every digit class should show up (no mode collapse).
-    The strokes improve more slowly than lesson 01's: small momentum-free steps on a
-    clipped critic (docs/lessons/03_wgan.md measures why).
+The whole curve, why WGAN learns slowly here, the settings tried: docs/lessons/03_wgan.md
 """
 # %%
 import json
@@ -197,7 +154,7 @@ def save_wasserstein_plot():
 # the training noise and a run is the same with or without it.
 
 # %%
-CLAIM_RHO, CLAIM_POINTS = 0.9, 10                     # the bar the claim is held to
+CLAIM_RHO, CLAIM_POINTS = 0.9, 10                     # the claim: rho >= 0.9 over >= 10 points
 measuring = args.eval_every > 0 and not args.no_eval
 if measuring:
     x_heldout = backend.asarray(2 * load_mnist("test")[0][:args.eval_samples] - 1)
@@ -324,10 +281,10 @@ for epoch in run.epochs():
 
 # %% [markdown]
 # ## What it learned
-# wasserstein.png should fall as the epoch grids improve. The final metrics: every digit
-# class near 10% (WGAN's promise of no mode collapse) and the inception-style score.
-# Then the claim: do W_heldout and FD rank the checkpoints alike? Both curves and both
-# rank correlations (the whole run, and its second half) go into metrics.json.
+# The final metrics: every digit class near 10% (the paper saw no mode collapse with
+# WGAN) and the inception-style score. Then the claim: do W_heldout and FD rank the
+# checkpoints alike? Both curves and both rank correlations (the whole run, and its second
+# half) go into metrics.json; docs/lessons/03_wgan.md reads the default run's.
 
 # %%
 result = run.finish(lambda n: generate(backend.randn(n, args.latent_dim)))
