@@ -436,7 +436,7 @@ def main(argv=None):
 
     emit(step_line(args.batch_size, args.repeats, peak))
     # lesson 02's other networks (the line above times the small one, --arch small):
-    # --arch deep under the name it had as the default, and today's default, --arch fc
+    # --arch deep (its line named dcgan_large_step) and the default, --arch fc
     emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_large_step",
                    network=dcgan_mnist_deep))
     emit(step_line(args.batch_size, args.repeats, peak, name="dcgan_fc_step",
