@@ -227,8 +227,8 @@ def test_each_lesson_docstring_quotes_its_default_row(path):
     docstring = ast.get_docstring(ast.parse(read(path))) or ""
     rows = {t.row for t in find_tags(docstring, path) if not t.problem}
     assert lesson in rows, (f"lessons/{lesson}.py: its docstring quotes no tagged figure of row {lesson!r}, "
-                            f"e.g. 'Frechet distance 3.89 [{lesson} fd]' for its measured result at the defaults "
-                            f"(tagged rows found: {sorted(rows)})")
+                            f"write its measured result at the defaults as 'NUMBER [{lesson} KEY]' (keys: this file's "
+                            f"docstring; tagged rows found: {sorted(rows)})")
 
 
 def test_results_page_shows_the_rows_of_results_json():
