@@ -39,9 +39,9 @@ _NUM = r"-?\d+(?:\.\d+)?"
 NUMBER = re.compile(rf"(?P<value>{_NUM})(?:\s*[-–]\s*(?P<hi>{_NUM})|\s*(?:±|\+-|\+/-)\s*(?P<se>{_NUM}))?"
                     r"(?:\s*(?:%|x|×|s|min|minutes|epochs))?")
 # [ROW KEY] not followed by "(" (that would be a Markdown link); ROW holds a digit and _ or -
-PLAIN_TAG = re.compile(r"\[(?P<row>(?=[^\]\s]*\d)(?=[^\]\s]*[_-])[\w.-]+) (?P<key>[a-z][\w@.]*)\](?!\()")
+PLAIN_TAG = re.compile(r"\[(?P<row>(?=[^\]\s]*\d)(?=[^\]\s]*[_-])[\w.-]+)(?:[ \t]*\n[ \t]*|[ \t]+)(?P<key>[a-z][\w@.]*)\](?!\()")
 NUMBER_BEFORE = re.compile(rf"(?<![\w.]){NUMBER.pattern}\s*$")
-MD_LINK = re.compile(r"\[(?P<text>[^\]\n]*)\]\((?P<path>[^)\s]+)\s+\"(?P<title>[^\"]*)\"\)")
+MD_LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<path>[^)\s]+)\s+\"(?P<title>[^\"]*)\"\)")
 
 PERCENT = {"acc": "label_accuracy", "preservation": "label_preservation"}
 FIELD = {"fd": "frechet_distance", "score": "inception_score", "s_per_epoch": "seconds_per_epoch",
@@ -77,7 +77,7 @@ def find_tags(text, path):
         if os.path.basename(link) != "results.md":
             continue
         parts = m.group("title").split()
-        tag = Tag(_relative(path), line_of(m.start()), m.group(0), m.group("text").strip(),
+        tag = Tag(_relative(path), line_of(m.start()), " ".join(m.group(0).split()), " ".join(m.group("text").split()),
                   parts[0] if parts else "", parts[1] if len(parts) > 1 else "")
         target = os.path.normpath(os.path.join(os.path.dirname(absolute), link))
         if target != RESULTS_MD:
@@ -89,14 +89,15 @@ def find_tags(text, path):
             tag.problem = f"the link text {tag.number!r} is not a number"
         tags.append(tag)
     for m in PLAIN_TAG.finditer(text):
-        before = NUMBER_BEFORE.search(text[max(0, m.start() - 40):m.start()])
-        number = before.group(0).strip() if before else ""
-        tag = Tag(_relative(path), line_of(m.start()), (number + " " + m.group(0)).strip(), number,
+        window = max(0, m.start() - 40)
+        before = NUMBER_BEFORE.search(text[window:m.start()])
+        number = " ".join(before.group(0).split()) if before else ""
+        tag = Tag(_relative(path), line_of(window + before.start() if before else m.start()), " ".join((number + " " + m.group(0)).split()), number,
                   m.group("row"), m.group("key"))
         if not before:
             tag.problem = "no number right before the tag"
         tags.append(tag)
-    return tags
+    return sorted(tags, key=lambda t: t.line)
 
 
 def _fmt(value, decimals):
@@ -298,6 +299,13 @@ def test_ranges_and_errors_are_checked_on_both_ends():
     assert "stored 8.9-11.2" in msgs[0] and "stored 235 ± 2.2" in msgs[1] and "lo-hi" in msgs[2]
 
 
+def test_a_tag_broken_over_two_lines_is_still_checked():
+    text = "Parzen 235 ±\n2.3 [02_dcgan\n  parzen] and [235 ±\n2.3](../results.md\n\"02_dcgan parzen\")"
+    first, second = check_text(text, DOCS_PAGE, RESULTS)
+    assert first.startswith("docs/lessons/02_dcgan.md:1:") and "written 235 ± 2.3" in first
+    assert second.startswith("docs/lessons/02_dcgan.md:3:") and "stored 235 ± 2.2" in second
+
+
 def test_a_tag_without_a_number_fails():
     (msg,) = check_text("the usual figure [02_dcgan fd]", LESSON_FILE, RESULTS)
     assert "no number right before the tag" in msg
@@ -322,3 +330,4 @@ def test_markdown_tags_are_checked_and_their_path_resolved():
 def test_code_that_looks_like_brackets_is_not_a_tag():
     code = "x[i:i + chunk]  rows[k - 1:]  [log D(x)]  [--device cpu|gpu]  a[cache > 0]  [0, 1]  [see below]"
     assert find_tags(code, LESSON_FILE) == []
+    assert find_tags("pip install '.[gpu-cuda13]'  x[H-1-p]", LESSON_FILE) == []
