@@ -2,7 +2,7 @@
 
     python scripts/rescore_samples.py runs/05_acgan
 
-A run scored before a metric existed (lesson 05's run predates the within-class
+A metrics.json that lacks a metric minigan.metrics.evaluate computes (say the within-class
 diversity) gets it without retraining: the samples are re-measured (no Parzen estimate,
 the slow one) and only keys metrics.json does not have yet are written, after checking
 that the Frechet distance read from the same samples matches the recorded one.
