@@ -3,71 +3,41 @@
 Paper: "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks",
 https://arxiv.org/abs/1703.10593
 
-Two sets of images, A and B, and no pairs between them. Learn G: A -> B and F: B -> A
-with two discriminators, D_B (is this a real B?) and D_A, and tie them together with
-*cycle consistency*: going there and back must return the input, F(G(a)) ~ a and
-G(F(b)) ~ b. Without it, G could map every a to any realistic b; with it, G must keep
-enough of a to get it back.
+Two sets of images, A and B, no pairs between them. G: A -> B and F: B -> A train against
+two discriminators, D_B (is this a real B?) and D_A, with least-squares GAN losses (Mao et
+al. 2017, "Least Squares Generative Adversarial Networks", https://arxiv.org/abs/1611.04076)
+and a cycle loss: there and back must return the input. E is a mean over images and pixels:
 
-    L_GAN(G, D_B) = E_b[(D_B(b) - 1)^2] + E_a[D_B(G(a))^2]      (least squares, sec. 4)
-    L_cyc(G, F)   = E_a[|F(G(a)) - a|_1] + E_b[|G(F(b)) - b|_1]  (eq. 2)
-    G, F minimise L_GAN(G, D_B) + L_GAN(F, D_A) + lambda L_cyc, lambda = 10;
-    each D minimises its own L_GAN (halved, as the authors' code does)    (eq. 3)
-    L_idt(G, F)   = E_b[|G(b) - b|_1] + E_a[|F(a) - a|_1]   (sec. 5.2, for paintings -> photos;
-                    --identity-weight 0.5 adds 0.5 lambda L_idt, as the authors' code does)
+    D_B minimises  (E[(D_B(b) - 1)^2] + E[D_B(G(a))^2]) / 2        (D_A: the same with a, F)
+    G, F minimise  E[(D_B(G(a)) - 1)^2] + E[(D_A(F(b)) - 1)^2] + lambda L_cyc,  lambda = 10
+    L_cyc = E|F(G(a)) - a| + E|G(F(b)) - b|                                 (eqs. 2-3)
 
-The identity term is off by default: here it stops the translation (F learns to draw the
-outline of b's thick stroke; label preservation 18% against 97.5% without it after 700
-steps, docs/lessons/07_cyclegan.md). G must invert the colours of A images and leave B
-images as they are, and the domains differ mostly by polarity, which the generators'
-first InstanceNorm normalises away.
+Without L_cyc, G may map every a to one realistic b; with it, G must keep enough of a to
+get a back. The paper's identity term (sec. 5.2, --identity-weight 0.5) is off by default.
 
-The photo datasets the paper shows (horses <-> zebras) have no right answer to measure
-against. Here the answer is known. A = MNIST digits (light strokes on dark); B = T(A),
-with T = a 3 x 3 grey-level dilation (each pixel becomes the maximum of its neighbourhood:
-thicker strokes) followed by inversion (dark strokes on light). No per-pixel colour map
-can do T or undo it: a pixel's new value depends on its neighbours. Training is
-*unpaired*: A's images and B's come from disjoint halves of MNIST's training images,
-shuffled independently, so no B image is the transform of an A image the model sees.
-On test digits the truth exists: a -> B should give T(a), and b = T(a') -> A should give a'.
+The answer is known here: A = MNIST digits (light on dark); B = T(A), T a 3 x 3 grey-level
+dilation (thicker strokes) then an inversion (dark on light), which no per-pixel colour map
+can do or undo. A and B come from disjoint halves of MNIST's 60,000 training digits,
+shuffled on their own; on test digits, a -> B should give T(a), and T(a') -> A give a'.
 
-    python lessons/07_cyclegan.py                     # the default run, on the CPU
-    python lessons/07_cyclegan.py --cycle-weight 0    # no cycle loss: the paper's ablation
-    python lessons/07_cyclegan.py --device gpu
-
-Measured at the defaults (seed 0, 2-core CPU, three epochs of 937 steps, 35.4 minutes;
-docs/results.md): label preservation of B -> A 98.05% (real digits: 98.85%), pixel error
-0.23x (A -> B) and 0.29x (B -> A) the best per-pixel map's.
-Without the cycle loss (--cycle-weight 0) every input becomes the same 7-like stroke
-(label preservation 11%, chance): the paper's ablation. docs/lessons/07_cyclegan.md has
-the curves, what keeps a digit's identity, and why the pixel error stops above zero (G
-hides traces of a in G(a), which the cycle loss rewards, less so against a D that sees
-whole strokes). The step matches PyTorch's to 1e-15 (scripts/torch_cyclegan.py --check).
-
-Networks (minigan/models.py): G and F are resnet_generator (--channels base channels,
-two stride-2 downsamplings, --residual-blocks residual blocks, InstanceNorm and
-reflection padding; minigan/layers/image.py); D_A and D_B are patch_discriminator (a
-7 x 7 map of scores, each judging a 26 x 26 patch: whole strokes and their joins;
---patch 12 for a 14 x 14 map of 12 x 12 patches, which passes strokes of the wrong
-thickness: 2.5 times the pixel error after 700 steps). Adam 2e-4, beta1 0.5; batch 32,
-three epochs over A's 30,000 images; the learning rate constant for the first half of
-the run, then linearly to 0 (the paper: 100 epochs constant, 100 decaying). Each D
-trains on a history of the last 50 images G (or F) drew (Shrivastava et al. 2017), half
-of the time instead of the newest.
+Networks (minigan/models.py):
+  G, F: resnet_generator: 7x7 conv, two stride-2 convs, 3 residual blocks, two transposed
+    convs, 7x7 conv, tanh; InstanceNorm, reflection padding; --channels 32 (the paper's 64).
+  D_A, D_B: patch_discriminator: a 7 x 7 map of scores, each judging a 26 x 26 patch.
+  Adam 2e-4 (beta1 0.5), batch 32, 3 epochs over A's 30,000 images; lr constant for half
+  the run, then linearly to 0. D sees fakes through a 50-image buffer (Shrivastava et al.
+  2017): once it is full, each fake is, with probability 1/2, swapped for a stored one.
 
 What to look for:
-  * translations_epoch_NNN.png (and translations_SSSSSS.png every --sample-interval
-    steps): per direction, rows input / translation / cycled back / truth.
-    From step 100 most digits keep their identity (95%); the strokes sharpen over the
-    run. With --patch 12 digits are first redrawn as others, and identity locks in only
-    between steps 500 and 1,000. With --identity-weight 0.5, F draws hollow outlines
-    instead and later scrawls that G maps back (the cycle loss is met by hiding b in
-    F(b), not by thinning it).
-  * label_preservation.png: minigan's classifier reading F(b) as b's source digit, and the
-    pixel error of both directions against the truth, as the run goes.
-  * the final metrics (metrics.json, translations.npz): per direction, the mean absolute
-    pixel error against the truth as a ratio to doing nothing and to the best per-pixel
-    colour map (minigan.metrics.translation_errors).
+  * translations_*.png: per direction, rows input / translation / cycled back / truth.
+    Digits keep their identity from the first hundred steps; then the strokes sharpen.
+  * label_preservation.png, every 100 steps: minigan's classifier reading F(b) as b's
+    digit, and each direction's pixel error as a ratio to the best per-pixel colour map's.
+
+Measured at the defaults (python lessons/07_cyclegan.py; 3 epochs, 36 [07_cyclegan minutes]
+min on the 2-core CPU): label preservation 98.05% [07_cyclegan preservation], pixel error
+0.23 [07_cyclegan ab_map] (A -> B) and 0.29 [07_cyclegan ba_map] (B -> A) times the best
+per-pixel map's. What keeps a digit's identity, the ablations: docs/lessons/07_cyclegan.md.
 """
 # %%
 import json
@@ -142,6 +112,15 @@ test_b, test_b_truth, labels_b = dilate_invert(x_test[2000:4000]), x_test[2000:4
 
 # %% [markdown]
 # ## The networks, the optimizers, the history buffers
+# Each generator opens with a 7 x 7 conv and an InstanceNorm, which removes each channel's
+# mean and scale per image: it gives the same output for a x + b with any a > 0, not for
+# an inversion (a = -1), which negates the normalised features, so that after the ReLU
+# other units fire. The polarity that tells a B image from an A image thus reaches the
+# rest of the generator; to obey the identity term as well (--identity-weight), a
+# generator would have to read it there and switch between two maps: translate an image
+# of its input domain, pass one of its output domain through unchanged.
+# Each discriminator sees the fakes through an ImagePool, CycleGAN's image buffer (after
+# Shrivastava et al. 2017's history of generated images).
 
 # %%
 G = Parts(ab=resnet_generator(args.channels, args.residual_blocks),    # G: A -> B
@@ -153,9 +132,12 @@ opt_D = Adam(D, lr=args.lr, betas=(args.b1, args.b2))                  # both di
 
 
 class ImagePool:
-    """The last `size` images a generator drew. query(batch) returns a batch for D: each
-    image, once the pool is full, is with probability 1/2 swapped for a random stored one
-    (which the new image replaces). D so keeps seeing older fakes and does not chase
+    """Up to `size` images a generator drew, kept by random replacement (CycleGAN's
+    image_pool.py). query(batch) returns a batch for D: while the pool fills, each new
+    image is stored and passed through; once it is full, each new image is, with
+    probability 1/2, passed through (and not stored), or else replaced in the returned
+    batch by a stored image drawn uniformly, whose slot the new image takes. About half
+    of D's fakes so come from the buffer, mostly from earlier steps, and D does not chase
     only G's latest ones. Kept in the checkpoint (on the host)."""
 
     def __init__(self, size):
@@ -246,7 +228,8 @@ def save_measurement_plot():
 # the networks that produced its input. The cycle a -> G(a) -> F(G(a)) passes through both:
 # F's backward on the cycled image gives the gradient at G(a), which joins D_B's there
 # before G's backward. Then the discriminators, on real images and on pooled fakes.
-# LSGAN: mse(score map, 1 or 0); l1 for the cycle and identity terms.
+# Least squares (LSGAN, Mao et al. 2017): mse(score map, 1 or 0), G's fakes aiming at 1,
+# D's at 0; l1 for the cycle and identity terms.
 
 # %%
 lam, lam_idt = args.cycle_weight, args.cycle_weight * args.identity_weight
