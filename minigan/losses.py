@@ -65,3 +65,53 @@ def mean(scores):
     e.g. critic loss = mean(D(fake)) - mean(D(real))."""
     xp = backend.get_array_module(scores)
     return float(scores.sum()) / scores.size, xp.full_like(scores, 1.0 / scores.size)
+
+
+# ------------------------------------------- the semi-supervised GAN (lesson 09)
+#
+# D has K class logits z and an implicit (K+1)-th logit, "fake", fixed at 0:
+#     p(fake | x) = 1 / (Z + 1),   Z = sum_k e^(z_k),   D(x) = 1 - p(fake | x) = Z / (Z + 1).
+# Z / (Z + 1) = sigmoid(log Z), so D's real/fake logit is lse(z) = log Z, and the GAN's
+# real/fake loss is the usual binary cross-entropy on that logit.
+
+
+def log_sum_exp(logits):
+    """lse(z) = log sum_k e^(z_k) per row, computed as max z + log sum_k e^(z_k - max z),
+    which never overflows. logits (N, K) -> (N,). Its gradient is d lse / dz = softmax(z)."""
+    xp = backend.get_array_module(logits)
+    top = logits.max(axis=1, keepdims=True)
+    return (top + xp.log(xp.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def bce_with_lse(logits, target):
+    """The (K+1)-class discriminator's real/fake loss on its K class logits z (N, K), the
+    fake class implicit (logit 0): binary cross-entropy with target t on the logit s = lse(z),
+
+        t = 1 (real):  -log D(x)       = -lse(z) + softplus(lse(z)) = softplus(-lse(z))
+        t = 0 (fake):  -log(1 - D(x))  = softplus(lse(z))
+
+    (Salimans et al. 2016, sec. 5; improved-gan's loss_unl writes the first as -lse +
+    softplus(lse), which loses the small difference of two large numbers in float32 when
+    lse is large; bce_with_logits' form is the same function without that cancellation.)
+    Mean over the batch; by the chain rule through s,
+
+        dl/dz = (sigmoid(s) - t) softmax(z) / N        (N, K)
+    """
+    s = log_sum_exp(logits)
+    loss, ds = bce_with_logits(s, target)            # ds = (sigmoid(s) - t) / N, (N,)
+    return loss, ds[:, None] * softmax(logits)
+
+
+def feature_matching(fake_features, real_features):
+    """Salimans et al. 2016, sec. 3.1: G matches the mean of D's features on real data,
+
+        l = ||mean_n f(x_n) - mean_n f(G(z_n))||^2 / d,     features (N, d)
+
+    the squared distance divided by the d features, as improved-gan's T.mean does (Adam's
+    steps do not depend on that constant). The real features are the target (no gradient);
+    with m_r, m_f the two means:  dl/df(G(z_n)) = -2 (m_r - m_f) / (d N)  for every n."""
+    xp = backend.get_array_module(fake_features)
+    n, d = fake_features.shape
+    diff = real_features.mean(axis=0) - fake_features.mean(axis=0)          # (d,)
+    grad = xp.broadcast_to(-2 * diff / (d * n), fake_features.shape).astype(fake_features.dtype)
+    return float((diff * diff).sum()) / d, grad

@@ -13,6 +13,8 @@ from .dense import Dense, Embedding, Maxout
 from .image import InstanceNorm2d, ReflectionPad2d, ResidualBlock
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parts import Parts
+# lesson 09's layers (gradient-checked in tests/test_semi_layers.py)
+from .semi import GaussianNoise, Softplus, WeightNormDense, data_dependent_init  # noqa: F401
 from .shape import Dropout, Flatten, Reshape
 
 __all__ = ["Layer", "Sequential", "Dense", "Maxout", "Embedding", "Conv2d", "ConvTranspose2d",
