@@ -1,0 +1,173 @@
+"""scripts/figures.py on tiny runs: the pictures it writes, their sizes, the GIF's frames,
+the skipped and the unreadable runs, and the tags of the Markdown it prints.
+
+Lessons 02, 06 and 07 are trained for a few steps (their files are what the script reads);
+the other run folders are built by hand with the files those lessons write."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minigan import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "figures.py")
+with open(os.path.join(ROOT, "docs", "results.json")) as f:
+    RESULTS = json.load(f)
+TINY = ["--subset", "128", "--batch-size", "64", "--n-samples", "100", "--no-eval"]
+QUICK07 = ["--subset", "48", "--batch-size", "8", "--channels", "2", "--d-channels", "2",
+           "--residual-blocks", "1", "--eval-every", "3", "--eval-images", "20", "--pool-size", "4"]
+TAG = re.compile(r'\[([^\]]+)\]\(([^)\s]+) "([^"\s]+) ([^"\s]+)"\)')
+
+
+def run(*argv, **kw):
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, **kw)
+
+
+def lesson(name, out, *argv):
+    proc = run(os.path.join(ROOT, "lessons", f"{name}.py"), *argv, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def fake_run(folder, row, labels=False, extra=None, history=None, metrics=None):
+    """A finished run as the lesson leaves it: samples.npz (label k's images all (k + 1) / 11,
+    so the grid's rows can be read back), metrics.json (the row's own numbers), a checkpoint."""
+    os.makedirs(folder)
+    n = 200
+    y = np.arange(n) % 10
+    images = np.repeat(((y + 1) / 11)[:, None, None], 28, 1).repeat(28, 2).astype(np.float32)
+    np.savez_compressed(os.path.join(folder, "samples.npz"), images=images,
+                        **({"labels": y} if labels else {}))
+    with open(os.path.join(folder, "metrics.json"), "w") as f:
+        json.dump(metrics or RESULTS[row], f)
+    train.save_checkpoint(os.path.join(folder, "checkpoint.npz"), {},
+                          {"lesson": row, "epoch": 3, "args": {}, "extra": extra or {},
+                           "history": history or {}})
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    runs, out = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("images")
+    # the smaller --arch of 02 and 06 (the same files, in less time); 06 with a G step per batch
+    lesson("02_dcgan", runs / "02_dcgan", *TINY, "--epochs", "2", "--arch", "small")
+    lesson("06_wgan_gp", runs / "06_wgan_gp", *TINY, "--epochs", "2", "--arch", "mlp", "--n-critic", "1")
+    lesson("07_cyclegan", runs / "07_cyclegan", *QUICK07, "--epochs", "1")
+    fake_run(runs / "01_gan", "01_gan", extra={"selection": {"points": []}})
+    m03 = RESULTS["03_wgan"]
+    fd_curve = [[e, 100 + 500 / e] for e, _ in m03["w_heldout"]]
+    fake_run(runs / "03_wgan", "03_wgan", metrics={**m03, "fd_curve": fd_curve},
+             extra={"measured": {"points": [{"epoch": e, "step": 10 * e, "w_heldout": w, "fd": 100 + 500 / e}
+                                            for e, w in m03["w_heldout"]]}},
+             history={"w_estimate": [[s, 1 / s] for s in range(1, 300)], "g_loss": [[1, 0.5]]})
+    fake_run(runs / "04_cgan", "04_cgan", labels=True)
+    fake_run(runs / "04_cgan-arch-paper", "04_cgan-arch-paper", labels=True,
+             extra={"selection": {"points": [{"epoch": e, "valid_parzen": 100 + e, "sigma": 0.2}
+                                             for e in (5, 10, 15)]}})
+    fake_run(runs / "05_acgan", "05_acgan", labels=True,
+             history={"acc_real": [[s, 0.9] for s in range(1, 100)],
+                      "acc_fake": [[s, 0.5] for s in range(1, 100)]})
+    os.makedirs(runs / "01_gan-arch-paper")           # started, not finished: no metrics.json
+    proc = run(SCRIPT, str(runs), "--out", str(out), env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return runs, out, proc
+
+
+def test_writes_every_picture_within_its_size_limit(made):
+    runs, out, _ = made
+    expected = ["01_gan.png", "02_dcgan.png", "02_dcgan_epochs.gif", "03_wgan.png", "03_wgan_samples.png",
+                "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
+                "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
+                "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png",
+                "07_cyclegan.png", "07_cyclegan_measured.png", "gallery.md"]
+    assert sorted(os.listdir(out)) == sorted(expected)
+    for name in expected:
+        size = os.path.getsize(out / name)
+        assert 0 < size <= (1_000_000 if name.endswith(".gif") else 150_000), (name, size)
+
+
+def test_the_gif_has_one_frame_per_epoch(made):
+    runs, out, _ = made
+    with Image.open(out / "02_dcgan_epochs.gif") as gif:
+        assert gif.n_frames == len(list((runs / "02_dcgan").glob("epoch_*.png"))) == 2
+
+
+def test_grids_are_10_by_10_one_row_per_digit_and_07_has_four_rows_a_direction(made):
+    _, out, _ = made
+    grid = np.asarray(Image.open(out / "04_cgan.png").convert("L"), float)
+    cell = grid.shape[0] // 10                          # minigan.plot: 30 px a digit, times the scale
+    assert grid.shape == (10 * cell, 10 * cell) and cell % 30 == 0
+    for k in range(10):                                 # fake digit k is all (k + 1) / 11
+        row = grid[k * cell + cell // 2, cell // 2::cell]
+        np.testing.assert_allclose(row, 255 * (1 - (k + 1) / 11), atol=1)
+    assert Image.open(out / "01_gan.png").size == (10 * cell, 10 * cell)
+    assert Image.open(out / "07_cyclegan.png").size == (10 * cell, 8 * cell)
+
+
+def test_a_missing_or_unfinished_run_is_one_line_with_its_command(made):
+    runs, _, proc = made
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("skipped")]
+    assert len(lines) == 1 and "01_gan-arch-paper" in lines[0]
+    assert f"python lessons/01_gan.py --arch paper --out {runs / '01_gan-arch-paper'}" in lines[0]
+    notes = [line for line in proc.stderr.splitlines() if line.startswith("note")]
+    assert {line.split("'")[0][len("note: "):] for line in notes} == {"02_dcgan", "06_wgan_gp", "07_cyclegan"}
+
+
+def rounds_to(text, value):
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return float(text) == round(value, decimals)
+
+
+def check_value(written, key, m):
+    if key == "classes":
+        lo, hi = re.fullmatch(r"(\d+\.\d)-(\d+\.\d)", written).groups()
+        return rounds_to(lo, 100 * m["min_class_share"]) and rounds_to(hi, 100 * m["max_class_share"])
+    if key == "parzen":
+        ll, se = re.fullmatch(r"(-?\d+) ± (\d+\.\d)", written).groups()
+        return rounds_to(ll, m["parzen_ll"]) and rounds_to(se, m["parzen_se"])
+    value = {"fd": lambda: m["frechet_distance"], "score": lambda: m["inception_score"],
+             "acc": lambda: 100 * m["label_accuracy"], "diversity": lambda: m["within_class_diversity"],
+             "rho": lambda: m["spearman_w_fd"], "preservation": lambda: 100 * m["label_preservation"],
+             "ab_map": lambda: m["a_to_b"]["ratio_to_best_pixel_map"],
+             "ba_map": lambda: m["b_to_a"]["ratio_to_best_pixel_map"],
+             "epochs": lambda: m["epochs"],
+             "minutes": lambda: m["epochs"] * m["seconds_per_epoch"] / 60}[key]()
+    return rounds_to(written, value)
+
+
+def test_the_snippet_quotes_each_runs_numbers_in_well_formed_tags(made):
+    runs, out, proc = made
+    snippet = proc.stdout
+    gallery = (out / "gallery.md").read_text()
+    assert snippet.startswith("## What each lesson draws") and gallery.startswith("## What each lesson draws")
+    from_out = os.path.relpath(os.path.join(ROOT, "docs", "results.md"), out)
+    for text, base, link in [(snippet, ROOT, "docs/results.md"), (gallery, str(out), from_out)]:
+        tags = TAG.findall(text)
+        assert {row for *_, row, _ in tags} == {"01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan",
+                                                "06_wgan_gp", "07_cyclegan"}
+        for written, path, row, key in tags:
+            assert path == link and row in RESULTS, (path, row)
+            with open(runs / row / "metrics.json") as f:
+                assert check_value(written, key, json.load(f)), (row, key, written)
+        for image in re.findall(r'<img src="([^"]+)"', text):
+            assert os.path.exists(os.path.join(base, image)), image
+    by_row = {row: {key for *_, r, key in TAG.findall(snippet) if r == row} for row in RESULTS}
+    assert {"fd", "score", "classes", "parzen", "epochs", "minutes"} <= by_row["01_gan"]
+    assert {"acc", "diversity"} <= by_row["04_cgan"] and "rho" in by_row["03_wgan"]
+    assert {"preservation", "ab_map", "ba_map"} <= by_row["07_cyclegan"]
+
+
+@pytest.mark.parametrize("name,content", [("samples.npz", b"PK\x03\x04 not a zip"),
+                                          ("metrics.json", b"{not json")])
+def test_an_unreadable_file_is_one_line_and_a_non_zero_exit(tmp_path, name, content):
+    fake_run(tmp_path / "runs" / "01_gan", "01_gan")
+    (tmp_path / "runs" / "01_gan" / name).write_bytes(content)
+    proc = run(SCRIPT, str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and name in errors[0] and "Traceback" not in proc.stderr
