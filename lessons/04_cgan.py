@@ -201,7 +201,7 @@ for epoch in run.epochs():
         z = noise(len(x))
         fake, g_cache = G.forward(z, y)
 
-        # ---- D step: maximise log D(x | y) + log(1 - D(G(z | y) | y))
+        # ---- D step: maximise log D(x | y) + log(1 - D(G(z | y) | y)) (+ --mismatch's term)
         opt_D.zero_grad()
         logit_real, real_cache = D.forward(x, y)       # two forwards before any backward:
         logit_fake, fake_cache = D.forward(fake, y)    # each keeps its own cache

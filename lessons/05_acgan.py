@@ -148,7 +148,8 @@ for epoch in run.epochs():
         gen_labels = backend.randint(CLASSES, n)         # the classes G is asked for
         fake, g_cache = generator_forward(z, gen_labels)
 
-        # ---- D step: maximise L_S + L_C on a real and a fake batch
+        # ---- D step: maximise L_S + L_C on a real and a fake batch (by default, L_C's
+        #      real half only)
         opt_D.zero_grad()
         source_real, classes_real, real_cache = discriminator_forward(x)
         source_fake, classes_fake, fake_cache = discriminator_forward(fake)

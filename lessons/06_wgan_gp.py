@@ -60,7 +60,7 @@ from minigan.penalty import gradient_penalty
 LESSON = "06_wgan_gp"
 # dcgan: the authors' z is 128-d; lr 6e-4 (theirs: 1e-4), decayed over the second half,
 # reaches in 26 epochs what 1e-4 does not (docs/lessons/06_wgan_gp.md has the curves).
-# mlp: lesson 03's nets at the paper's settings, for the comparison with lesson 03.
+# mlp: lesson 03's nets at the authors' rate (1e-4, constant), for the comparison with 03.
 ARCHS = {"dcgan": dict(epochs=26, latent_dim=128, lr=6e-4, decay_from=0.5),
          "mlp": dict(epochs=100, latent_dim=100, lr=1e-4, decay_from=1.0)}
 parser = train.make_parser(LESSON, __doc__, batch_size=50, lr=None, b1=0.5, b2=0.9,
