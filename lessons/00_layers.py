@@ -2,17 +2,24 @@
 
 Every GAN in this course is built from the layers in ``minigan.layers``, and none of them
 uses autodiff: each layer's backward pass is written out by hand next to its math. Before
-trusting them with a GAN, this lesson runs each layer forward and backward on a tiny
-batch and checks its gradients against finite differences; then the losses, and the
-containers the later lessons wire their networks with (Conditional and Joint in lesson
-04, Parts in lesson 05). What a gradient check cannot see, it checks against the
-definitions: the convolutions against plain loops, the optimizers' steps against their
-update rules.
+trusting them with a GAN, this lesson shows the conventions every lesson's training step
+relies on: explicit caches, and the two switches that skip the half of D's backward pass
+a step does not need, ``input_grad=False`` (D's step) and ``with frozen(D):`` (G's step),
+checked to change no number that is kept. Then it runs each layer forward and backward on
+a tiny batch and checks its gradients against finite differences, from Dense to lesson
+07's InstanceNorm2d, ReflectionPad2d and ResidualBlock; then the losses, the containers
+the later lessons wire their networks with (Conditional and Joint in lesson 04, Parts in
+lesson 05), and the second-order pass of lesson 06's gradient penalty. What a gradient
+check cannot see, it checks against the definitions: the convolutions and InstanceNorm2d
+against plain loops, the reflection pad against NumPy's, the optimizers' steps against
+their update rules.
 
     python lessons/00_layers.py [--device cpu|gpu] [--seed 0]
 
-What to look for: the tables, every relative error far below 1e-6 (typically 1e-8 or
-smaller), and every row marked "pass".
+What to look for: every row marked "pass". In the gradient-check tables a correct
+backward pass scores a relative error of ~1e-12 to ~1e-7 and a wrong one ~1e-1 or more
+(the section "What a gradient check is" says why; a row passes under 1e-6); the other
+tables compare exact computations, which agree to 0 or to float64's rounding (~1e-15).
 """
 # %%
 import argparse
@@ -30,13 +37,15 @@ from minigan.conditioning import ConcatLabel, Conditional, Joint, one_hot
 from minigan.gradcheck import (check_function, check_layer, check_penalty, check_second_order,
                                compare, numerical_gradient)
 from minigan.layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dense, Dropout,
-                            Embedding, Flatten, LayerNorm, LeakyReLU, Maxout, Parts, ReLU, Reshape,
-                            Sequential, Sigmoid, Tanh)
+                            Embedding, Flatten, InstanceNorm2d, LayerNorm, LeakyReLU, Maxout,
+                            Parts, ReflectionPad2d, ReLU, Reshape, ResidualBlock, Sequential,
+                            Sigmoid, Tanh, frozen)
 from minigan.optim import SGD, Adam, RMSprop
 
 parser = argparse.ArgumentParser(description="Lesson 00: gradient-check every minigan layer, loss "
-                                             "and container; check the convolutions and "
-                                             "optimizers against their definitions.")
+                                             "and container; check frozen/input_grad=False, "
+                                             "the convolutions, InstanceNorm2d, the reflection "
+                                             "pad and the optimizers against their definitions.")
 parser.add_argument("--device", choices=backend.DEVICES, default="cpu")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)  # notebook: defaults
@@ -73,28 +82,128 @@ expected = (x_real.sum(axis=0) + x_fake.sum(axis=0))[:, None]
 print("grads accumulate over real + fake:", bool(backend.xp().allclose(D.grads["W"], expected)))
 
 # %% [markdown]
-# ## What a gradient check is
+# ## Two switches that skip half of D's backward pass
 #
-# Turn the layer's output into a scalar with a fixed random projection,
+# Each of a GAN's two steps needs only half of what D's backward pass computes. From
+# lesson 01 on, every training step writes
+#
+#     D.backward(dlogit, cache, input_grad=False)     # D's step: D's parameter gradients
+#     with frozen(D):                                 # G's step: dL/dG(z), into G
+#         G.backward(D.backward(dlogit, cache), g_cache)
+#
+# In D's own step D's input is data (a real batch, or a fake one G is not learning from),
+# so dL/dx would be thrown away. With `input_grad=False` the backward stops at D's first
+# layer with parameters, which only adds its parameter gradients (`backward_params`: for
+# Dense, Maxout and Conv2d no W^T dy product, for Conv2d no col2im either); the layers
+# below it are not run at all, and nothing is returned. (PyTorch skips an input that does
+# not require a gradient the same way.)
+#
+# In G's step it is the other way round: G needs D's input gradient, and D's parameter
+# gradients would only be zeroed before D's next step. Inside `with frozen(D):` every
+# layer of D skips them (CycleGAN's code: `set_requires_grad(netD, False)`).
+#
+# Both only leave work out, so neither may change a number that is kept. Below, one
+# forward pass of a miniature of lesson 01's D (Flatten and Dropout before its first
+# layer with parameters), then three backward passes from the same cache, which must
+# agree bit for bit: the full one, one with input_grad=False and one inside frozen(D).
+# A record of which layers' backward ran shows what was skipped.
+
+# %%
+ran = []                                             # "Layer.method" per backward call
+
+
+def traced(layer):
+    """The layer, with every call of its backward and backward_params recorded in ran."""
+    for method in ("backward", "backward_params"):
+        def record(dy, cache, inner=getattr(layer, method), method=method):
+            ran.append(f"{type(layer).__name__}.{method}")
+            return inner(dy, cache)
+        setattr(layer, method, record)               # shadows the class's method
+    return layer
+
+
+def grads(model):
+    """Host copies of a model's parameter gradients, by name."""
+    return {name: backend.to_host(o.grads[key]).copy() for name, o, key in model.parameters()}
+
+
+def largest(arrays):
+    """The largest |entry| over a list of arrays."""
+    return max(float(np.abs(backend.to_host(a)).max()) for a in arrays)
+
+
+def fmt(err):
+    return "-" if err is None else f"{err:.1e}"
+
+
+mini_D = Sequential(*[traced(layer) for layer in
+                      (Flatten(), Dropout(0.2), Maxout(16, units=6, pieces=2), Dense(6, 1))])
+logit, cache = mini_D.forward(backend.randn(4, 1, 4, 4))  # one forward: one dropout mask
+dlogit = backend.randn(*logit.shape)
+
+runs = {}
+for how in ("full", "input_grad=False", "frozen"):
+    mini_D.zero_grad()
+    ran.clear()
+    if how == "frozen":
+        with frozen(mini_D):
+            dx = mini_D.backward(dlogit, cache)
+    else:
+        dx = mini_D.backward(dlogit, cache, input_grad=(how == "full"))
+    runs[how] = dx, grads(mini_D), list(ran)
+    print(f"{how + ' backward ran:':<32}{', '.join(ran)}")
+
+(dx_full, full, _), (dx_none, params_only, ran_params), (dx_frozen, added, _) = runs.values()
+below = [r for r in ran_params if r.startswith(("Flatten", "Dropout"))]
+exact_rows = [                                       # (check, compared with, difference)
+    ("input_grad=False: grads", "the full backward's parameter grads",
+     largest([params_only[k] - full[k] for k in full])),
+    ("input_grad=False: skipped", "returns None, Flatten and Dropout idle",
+     None if dx_none is None and not below else float("inf")),
+    ("frozen(D): input grad", "the full backward's dL/dx", largest([dx_frozen - dx_full])),
+    ("frozen(D): param grads", "zero: nothing added", largest(list(added.values()))),
+]
+results = []                                         # (check, passed), every table's rows
+print(f"\n{'frozen / input_grad=False':<28}{'compared with':<38}{'difference':>10}  result")
+for name, compared_with, diff in exact_rows:
+    ok = diff is None or diff == 0                   # leaving work out changes no bit
+    results.append((name, ok))
+    print(f"{name:<28}{compared_with:<38}{fmt(diff):>10}  {'pass' if ok else 'FAIL'}")
+
+# %% [markdown]
+# ## What a gradient check is, and how to read its table
+#
+# `minigan.gradcheck.check_layer` turns the layer's output into a scalar with a fixed
+# random projection,
 #
 #     L = sum((y - y0) * R),      y0 = the output at the unperturbed point (a constant),
 #
 # so dL/dy = R. Subtracting y0 changes no derivative, but it keeps the rounding of the
-# large sum of y * R out of the small differences below. Backward(R) gives the analytic
-# gradients. The numeric ones come from central differences, one entry at a time:
+# large sum of y * R out of the small differences below. backward(R) gives the analytic
+# gradients a; central differences give the numeric ones n, one entry at a time:
 #
 #     dL/dx_i ~ (L(x + h e_i) - L(x - h e_i)) / 2h,     h = 1e-5, in float64
 #
-# Its error is ~h^2 |L'''| / 6 from truncation plus ~1e-16 |L| / h from rounding; the two
-# balance near h = 1e-5, where both are ~1e-11 relative. (A smaller h only grows the
-# rounding; in float32 the rounding alone would be ~1e-2, so the check casts the layer to
-# float64.) `compare` scores each gradient by its largest entrywise error
-# |a - n| / max(|a| + |n|, floor), with one floor for the whole check: 1e-3 of the largest
-# |a| + |n| of any gradient in it, x's or a parameter's. Without a floor an entry that is
-# (nearly) zero, e.g. of the bias of a layer that feeds a BatchNorm, whose gradient is
-# exactly zero, would divide rounding noise by ~0 and score ~1 however right the code is.
-# A correct backward pass scores ~1e-8 or less; a wrong one ~1e-1. We pass anything under
-# 1e-6.
+# Why this h, and why float64: the difference is off by ~h^2 |L'''| / 6 (truncation) plus
+# ~eps |L| / h (rounding; eps, the machine epsilon, is 2.2e-16 in float64). The two
+# balance near h = eps^(1/3) ~ 1e-5, where both are ~1e-11 relative: the error floor of
+# a check, what a correct gradient scores (less where L''' = 0, as for a linear layer,
+# where only rounding is left). A smaller h only grows the rounding term (at h = 1e-6 it
+# is ~2e-10 of |L|); in float32 (eps 1.2e-7) it alone is ~1e-2, so every check first
+# casts the layer to float64 (`layer.to_dtype(float64)`).
+#
+# Each column of the table is one gradient's worst entry,
+#
+#     max_i |a_i - n_i| / max(|a_i| + |n_i|, floor)
+#
+# ("input grad": dL/dx; "param grads": the worst of the layer's parameters; "-": none to
+# check, no parameters or Embedding's integer input). `compare` takes one floor for the
+# whole check, 1e-3 of max|a| + max|n| of its largest gradient (a loss's check_function:
+# 1e-3 of its gradient's largest |a_i| + |n_i|). Without it an entry that is (nearly)
+# zero, e.g. the bias gradient of a layer that feeds a BatchNorm, exactly zero, would
+# divide rounding noise by ~0 and score ~1 however right the code is. So a correct
+# backward pass scores between the error floor and ~1e-7 (strong curvature, long sums);
+# a wrong one ~1e-1 or more. A row passes under 1e-6.
 
 # %% [markdown]
 # ## Every layer, forward, backward, gradient check
@@ -102,15 +211,27 @@ print("grads accumulate over real + fake:", bool(backend.xp().allclose(D.grads["
 # Each entry is (name, layer, input, train). Inputs are small so the finite differences,
 # two forward passes per number, take a moment. BatchNorm in eval mode uses its running
 # statistics, so we first fill them with a few training batches; Dropout's check reseeds
-# the generator before every forward, so every evaluation sees the same mask. LayerNorm
-# (lesson 06's critics) normalises each sample over all of its own values, so it is the
-# same function in train and eval.
+# the generator before every forward, so every evaluation sees the same mask.
+#
+# LayerNorm normalises each sample over all of its own values, so it is the same function
+# in train and eval, and no sample's output depends on another's. That is why the WGAN-GP
+# paper (Gulrajani et al. 2017, sec. 4) recommends it in place of batch normalisation in a
+# critic: the gradient penalty is taken per sample, and BatchNorm mixes a batch's samples.
+# No lesson uses it by default: lesson 06's critic, after the authors' MNIST code, has no
+# normalisation at all. InstanceNorm2d normalises one image's channel over its pixels
+# (lesson 07's CycleGAN networks); ReflectionPad2d mirrors the image across its border and
+# ResidualBlock is y = x + F(x) with F = pad, conv, InstanceNorm, ReLU, pad, conv,
+# InstanceNorm (CycleGAN's residual block).
 
 # %%
 N = 4
 bn_eval = BatchNorm2d(3)
 for _ in range(5):
     bn_eval.forward(backend.randn(N, 3, 4, 4, std=2.0) + 1.0)
+
+instance_norm = InstanceNorm2d(3, affine=True)       # gamma, beta away from 1 and 0
+instance_norm.params["gamma"][...] = backend.rand(3, low=0.5, high=2.0)
+instance_norm.params["beta"][...] = backend.randn(3)
 
 discriminator = Sequential(                          # a tiny DCGAN-style D on 8x8 images
     Conv2d(1, 4, 4, stride=2, padding=1), LeakyReLU(0.2),          # -> (4, 4, 4)
@@ -134,16 +255,15 @@ cases = [
     ("Dropout", Dropout(0.5), backend.randn(N, 6), True),
     ("Flatten", Flatten(), backend.randn(N, 2, 3, 3), True),
     ("Reshape", Reshape((2, 9)), backend.randn(N, 18), True),
+    ("InstanceNorm2d", InstanceNorm2d(3), backend.randn(2, 3, 4, 4), True),
+    ("InstanceNorm2d (affine)", instance_norm, backend.randn(2, 3, 4, 4), True),
+    ("ReflectionPad2d", ReflectionPad2d(2), backend.randn(2, 2, 4, 5), True),
+    ("ResidualBlock", ResidualBlock(2), backend.randn(2, 2, 4, 4), True),
     ("Sequential (tiny D)", discriminator, backend.randn(N, 1, 8, 8), True),
 ]
 
 # %%
 THRESHOLD = 1e-6
-results = []                                         # (check, passed)
-
-
-def fmt(err):
-    return "-" if err is None else f"{err:.1e}"
 
 
 def report(name, shape, err_x, err_p):
@@ -273,21 +393,25 @@ report("Parts (lesson 05, by hand)", f"({N}, 1), ({N}, {K})", *split(errs))
 #     P = lam * mean_i (||g_i|| - 1)^2,      g_i = dD(x_hat_i) / dx_hat_i,
 #
 # and the critic's update needs dP/dtheta: the derivative of a backward pass.
-# minigan/penalty.py computes it by hand (its docstring derives it): a forward pass, a
-# backward pass that records each layer's signal delta, then a *tangent* pass carrying
-# v = dP/dg forward through the Jacobians, and a second-order backward. So every layer a
-# critic may use has two more methods, with explicit caches like the first two:
+# minigan/penalty.py computes it by hand (its docstring derives it) in four passes over
+# the critic's layers: a forward pass, a backward pass that records each layer's signal
+# delta, then a *tangent* pass carrying v = dP/dg forward through the Jacobians, and a
+# second-order backward. So every layer a critic may use has three more methods, with
+# explicit caches like the first two:
 #
+#     dx, delta = layer.backward_input(dy, cache)             # J^T dy, NO param grads
 #     y_dot, tcache = layer.tangent(x_dot, cache)             # J x_dot
 #     x_bar = layer.backward2(y_bar, delta, tcache, cache)    # ADDS to the param grads
 #
-# Each gets its own check: the tangent against the directional difference
+# Each layer gets its own check: the tangent against the directional difference
 # (f(x + h x_dot) - f(x - h x_dot)) / 2h, and backward2 against the gradient of
 #
 #     S = <y_bar, f(x)> + <delta, J(x) x_dot>      (y_bar, delta, x_dot random, fixed)
 #
 # in x and in every parameter (the second term is the one double backprop adds: for
-# tanh it is f''(x) x_dot delta). Then the whole: dP/dtheta of a critic against central
+# tanh it is f''(x) x_dot delta). S's gradient is taken by Richardson's extrapolation of
+# two central differences, (4 D(h/2) - D(h)) / 3, whose error falls as h^4: S has large
+# third derivatives on some draws. Then the whole: dP/dtheta of a critic against central
 # differences of P itself. (The inputs of the piecewise-linear rows keep at least 0.2
 # away from the kink, and the critics here are smooth: a finite difference over a kink
 # would be wrong, not the pass. The tests check LeakyReLU critics with a guard for that.)
@@ -326,7 +450,10 @@ def smooth_mlp(tanh=Tanh, sigmoid=Sigmoid):
     return critic
 
 
-conv_critic = Sequential(                            # lesson 06-style, on 8x8 images
+# lesson 06's critic in miniature (strided convolutions, then Dense), with LayerNorm and
+# tanh in place of its LeakyReLUs: every second-order term at once (LayerNorm's Jacobian
+# depends on x, tanh has an f'')
+conv_critic = Sequential(                            # on 8x8 images
     Conv2d(1, 4, 4, stride=2, padding=1), LayerNorm(4), Tanh(),            # -> (4, 4, 4)
     Conv2d(4, 8, 4, stride=2, padding=1), LayerNorm(8), Tanh(),            # -> (8, 2, 2)
     Flatten(), Dense(8 * 2 * 2, 1))                                        # -> D(x_hat)
@@ -338,18 +465,22 @@ for name, critic, x_hat in [("WGAN-GP penalty (MLP)", smooth_mlp(), x_mlp),
     report(name, str(critic.num_params()), None, max(errs.values()))
 
 # %% [markdown]
-# The f'' term is not a detail. The one public NumPy WGAN-GP (numpy-ml) drops it, which
-# is exact for ReLU critics only; for the same tanh/sigmoid critic, without it:
+# The f'' term is not a detail. Without it the pass is exact for ReLU and LeakyReLU
+# critics (f'' = 0) only. numpy-ml (github.com/ddbourgin/numpy-ml), a NumPy library with
+# a WGAN-GP, keeps f'' only in each layer's own bias gradient and has no backward sweep
+# (FullyConnected._bwd2 in numpy_ml/neural_nets/layers/layers.py, called first layer to
+# last by WGAN_GP._dGradInterp in numpy_ml/neural_nets/models/wgan_gp.py): exact for its
+# ReLU critic, not for a smooth one. For the tanh/sigmoid critic above, dropped entirely:
 
 # %%
 class TanhWithoutCurvature(Tanh):
-    def backward2(self, y_bar, delta, x_dot, y):
-        return None if y_bar is None else self.backward(y_bar, y)   # no f'' x_dot delta
+    def backward2(self, y_bar, delta, tcache, cache):
+        return None if y_bar is None else self.backward(y_bar, cache)   # no f'' x_dot delta
 
 
 class SigmoidWithoutCurvature(Sigmoid):
-    def backward2(self, y_bar, delta, x_dot, y):
-        return None if y_bar is None else self.backward(y_bar, y)
+    def backward2(self, y_bar, delta, tcache, cache):
+        return None if y_bar is None else self.backward(y_bar, cache)
 
 
 errs = check_penalty(smooth_mlp(TanhWithoutCurvature, SigmoidWithoutCurvature), x_mlp, seed=args.seed)
@@ -377,6 +508,15 @@ print(f"without f'': worst relative error of dP/dtheta {max(errs.values()):.1e} 
 # It is called the transposed convolution because, with the same weights, it is the
 # adjoint of Conv2d: <conv(v), u> = <v, convT(u)> for every u and v. (That is why each
 # one's backward pass with respect to its input is the other one.)
+#
+# Lesson 07's layers get the same treatment. InstanceNorm2d is checked against its
+# definition, one (image, channel) plane at a time,
+#
+#     y[n, c] = gamma[c] (x[n, c] - mean x[n, c]) / sqrt(var x[n, c] + eps) + beta[c],
+#
+# ReflectionPad2d against NumPy's own np.pad(x, ..., mode="reflect"). The pad is a copy,
+# a linear map P, so its backward must be the adjoint P^T: <P x, u> = <x, P^T u> for
+# every x and u, each pad pixel's gradient landing on the one pixel it copied.
 
 # %%
 def relative(a, b):
@@ -410,6 +550,16 @@ def conv_transpose2d_loop(x, W, b, s, p, op):
     return y_full[:, :, p:p + Ho, p:p + Wo] + b[None, :, None, None]
 
 
+def instance_norm_loop(x, gamma, beta, eps):
+    """The definition of InstanceNorm2d, one (image, channel) plane at a time."""
+    y = np.empty_like(x)
+    for n, c in np.ndindex(*x.shape[:2]):
+        plane = x[n, c]
+        mu, var = plane.mean(), ((plane - plane.mean()) ** 2).mean()
+        y[n, c] = gamma[c] * (plane - mu) / np.sqrt(var + eps) + beta[c]
+    return y
+
+
 def report_definition(name, compared_with, err):
     ok = err < THRESHOLD
     results.append((name, ok))
@@ -441,6 +591,25 @@ conv_v, vh, convT_u, uh = on_host(conv.forward(v)[0], v, convT.forward(u)[0], u)
 adjoint_err = abs((conv_v * uh).sum() - (vh * convT_u).sum())
 adjoint_err /= np.linalg.norm(conv_v) * np.linalg.norm(uh)
 report_definition("ConvTranspose2d = Conv2d^T", "<conv(v), u> = <v, convT(u)>", float(adjoint_err))
+
+instance_norm.to_dtype(np.float64)                   # the affine one of the table above
+x = as64(backend.randn(2, 3, 4, 5, std=2.0) + 1.0)
+y, gamma, beta, xh = on_host(instance_norm.forward(x)[0], instance_norm.params["gamma"],
+                             instance_norm.params["beta"], x)
+report_definition("InstanceNorm2d forward", "the loop over (image, channel)",
+                  relative(y, instance_norm_loop(xh, gamma, beta, instance_norm.eps)))
+
+pad = ReflectionPad2d(2)
+x = as64(backend.randn(2, 2, 4, 5))
+padded, cache = pad.forward(x)
+y, xh = on_host(padded, x)
+report_definition("ReflectionPad2d forward", 'np.pad(mode="reflect"), pad 2',
+                  relative(y, np.pad(xh, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="reflect")))
+u = as64(backend.randn(*padded.shape))
+pad_x, uh, padT_u = on_host(padded, u, pad.backward(u, cache))
+adjoint_err = abs((pad_x * uh).sum() - (xh * padT_u).sum())
+adjoint_err /= np.linalg.norm(pad_x) * np.linalg.norm(uh)      # relative, as the conv pair's
+report_definition("ReflectionPad2d backward", "<pad(x), u> = <x, pad^T(u)>", float(adjoint_err))
 
 # %% [markdown]
 # ## An optimizer step
@@ -496,9 +665,11 @@ for name, make, rule, hyper, which in [
 
 # %% [markdown]
 # Every backward pass (and every second-order pass) agrees with finite differences to
-# ~1e-8 or better, and the convolutions and optimizers do what their definitions say: the
-# library is ready for lesson 01. (The tests in tests/ repeat these checks over random shapes, strides and
-# paddings, and check whole generator and discriminator steps end to end.)
+# ~1e-7 or better, input_grad=False and frozen leave out work without changing a number,
+# and the convolutions, InstanceNorm2d, the reflection pad and the optimizers do what
+# their definitions say: the library is ready for lesson 01. (The tests in tests/ repeat
+# these checks over random shapes, strides and paddings, and check whole generator and
+# discriminator steps end to end.)
 
 # %%
 failed = [name for name, ok in results if not ok]
