@@ -103,7 +103,8 @@ def check_layer(layer, x, train=True, h=1e-5, seed=0, onehot=None):
 
 def compare(pairs):
     """{name: (analytic, numeric)} -> {name: rel_error}, with one floor for all of them:
-    1e-3 of the largest gradient entry in the whole check (see rel_error)."""
+    1e-3 of max|a| + max|n| of the gradient where that sum is largest, x's or a
+    parameter's (see rel_error)."""
     scale = max(float(np.abs(backend.to_host(a)).max(initial=0.0)) +
                 float(np.abs(backend.to_host(n)).max(initial=0.0)) for a, n in pairs.values())
     return {name: rel_error(a, n, floor=1e-3 * scale) for name, (a, n) in pairs.items()}

@@ -9,6 +9,7 @@ from conftest import SEEDS, assert_gradcheck, randn
 from minigan import backend
 from minigan import layers as L
 from minigan.gradcheck import check_layer
+from minigan.layers.norm import normalize_grad
 
 
 def instance_norm_loop(x, eps, gamma=None, beta=None):
@@ -77,6 +78,26 @@ def test_instance_norm_gradients(n, c, h, w, affine, seed):
     assume(_part_outside_span(x, np.random.default_rng(1).standard_normal(x.shape)) > 0.1)
     errs = check_layer(layer, x)
     assert_gradcheck("InstanceNorm2d", errs, expect={"x"} | ({"gamma", "beta"} if affine else set()))
+
+
+@pytest.mark.parametrize("axes", [(2, 3), (1, 2, 3)], ids=["InstanceNorm2d", "LayerNorm"])
+def test_normalize_grad_is_the_jacobian_of_the_normalisation(axes):
+    """norm.py's normalize_grad, which InstanceNorm2d and LayerNorm share, is J_N u with
+    J_N = s (I - 1 1^T / M - x_hat x_hat^T / M), the matrix written out for each group of
+    M values (one image's channel; one sample)."""
+    x, u = randn(0, (2, 3, 4, 5)) * 2 + 1, randn(1, (2, 3, 4, 5))
+    x_hat = x - x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt((x_hat ** 2).mean(axis=axes, keepdims=True) + 1e-5)
+    x_hat *= inv_std
+    got = normalize_grad(u, x_hat, inv_std, axes)
+    keep = [a for a in range(4) if a not in axes]               # the axes of the groups
+    order = keep + list(axes)
+    groups = lambda a: a.transpose(order).reshape(-1, int(np.prod([a.shape[i] for i in axes])))
+    for g, xh, s, uu in zip(groups(got), groups(x_hat), groups(np.broadcast_to(inv_std, x.shape)),
+                            groups(u)):
+        M = len(xh)
+        J = s[0] * (np.eye(M) - np.ones((M, M)) / M - np.outer(xh, xh) / M)
+        np.testing.assert_allclose(g, J @ uu, rtol=1e-12, atol=1e-12)
 
 
 @given(n=st.integers(1, 2), c=st.integers(1, 2), h=st.integers(2, 6), w=st.integers(2, 6),
