@@ -47,13 +47,13 @@ CHECKPOINT = "checkpoint.npz"
 
 
 def _signal_at_step(text):
-    """MINIGAN_SIGNAL_AT_STEP=N[:TERM]: the run sends itself SIGINT (or SIGTERM) right
-    after step N is logged, as a user's Ctrl-C would arrive. The tests interrupt runs at
-    an exact step with it."""
+    """MINIGAN_SIGNAL_AT_STEP=N[:TERM][:K]: the run sends itself SIGINT (or SIGTERM), K
+    times (default once), right after step N is logged, as a user's Ctrl-C would arrive.
+    The tests interrupt runs at an exact step with it."""
     if not text:
         return None
-    step, _, name = text.partition(":")
-    return int(step), signal.SIGTERM if name.upper() == "TERM" else signal.SIGINT
+    step, name, count = (text.split(":") + ["", ""])[:3]
+    return int(step), signal.SIGTERM if name.upper() == "TERM" else signal.SIGINT, int(count or 1)
 
 
 _SIGNAL_AT_STEP = _signal_at_step(os.environ.get("MINIGAN_SIGNAL_AT_STEP"))
@@ -419,7 +419,8 @@ class Run:
                      f"training stopped, {kept}", code=1)
             self.history.setdefault(name, []).append((self.step, value))
         if _SIGNAL_AT_STEP and self.step == _SIGNAL_AT_STEP[0]:
-            os.kill(os.getpid(), _SIGNAL_AT_STEP[1])       # the tests' stand-in for a Ctrl-C
+            for _ in range(_SIGNAL_AT_STEP[2]):              # the tests' stand-in for a Ctrl-C
+                os.kill(os.getpid(), _SIGNAL_AT_STEP[1])
         if self.bar is not None:
             self.bar.set_postfix({k: f"{float(v):.3f}" for k, v in losses.items()}, refresh=False)
         return self.step
