@@ -381,11 +381,16 @@ def gallery_markdown(made, metrics, out, base):
              "Each picture comes from the lesson's default run; `python scripts/figures.py runs` draws them "
              "all from the runs' own files. Under it, that run's numbers as in "
              f"[the results]({results_md}) (what each measures: "
-             f"[the metrics page]({os.path.relpath(os.path.join(ROOT, 'docs', 'metrics.md'), base)})).", "",
-             "| lesson | what it draws, and what it measured |", "|---|---|"]
-    for row in GALLERY:
-        if row not in made:
-            continue
+             f"[the metrics page]({os.path.relpath(os.path.join(ROOT, 'docs', 'metrics.md'), base)})).", ""]
+    gif = os.path.join(out, "02_dcgan_epochs.gif")
+    if "02_dcgan" in made and os.path.exists(gif):
+        lines += [f'<img src="{os.path.relpath(gif, base)}" width="300" alt="lesson 02: the same 100 z '
+                  'after each epoch"><br>How a GAN learns: lesson 02\'s generator on the same 100 noise '
+                  "vectors at the end of each epoch.", ""]
+    rows = [row for row in GALLERY if row in made]
+    lines += ["| lesson | what it draws, and what it measured |", "|---|---|"] if rows else \
+        ["(No finished run to show.)"]
+    for row in rows:
         lesson, flags, name, paper, kind = ROWS[row]
         image = os.path.relpath(made[row], base)
         lines.append(f"| **{name}**<br>{paper}<br>`python lessons/{lesson}.py` "

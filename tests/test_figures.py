@@ -154,7 +154,9 @@ def test_the_snippet_quotes_each_runs_numbers_in_well_formed_tags(made):
             assert path == link and row in RESULTS, (path, row)
             with open(runs / row / "metrics.json") as f:
                 assert check_value(written, key, json.load(f)), (row, key, written)
-        for image in re.findall(r'<img src="([^"]+)"', text):
+        images = re.findall(r'<img src="([^"]+)"', text)
+        assert len(images) == 8 and images[0].endswith("02_dcgan_epochs.gif")   # the GIF, 7 lessons
+        for image in images:
             assert os.path.exists(os.path.join(base, image)), image
     by_row = {row: {key for *_, r, key in TAG.findall(snippet) if r == row} for row in RESULTS}
     assert {"fd", "score", "classes", "parzen", "epochs", "minutes"} <= by_row["01_gan"]
