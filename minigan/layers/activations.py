@@ -21,12 +21,24 @@ layer's own bias gradient, sum_n f''(z) (x_dot W) delta; the same term's dW = x^
 and everything it sends to the layers below (there is no backward sweep) are missing. That
 is exact for its ReLU critic, where f'' = 0, and wrong for a tanh or sigmoid one.
 """
+from contextlib import contextmanager
+
 from .. import backend
 from .base import Layer
 
 
 class _PiecewiseLinear(Layer):
     """ReLU and LeakyReLU: f' is the same mask backward applies, f'' = 0."""
+
+    guided = False          #: True inside ``with guided(...)``: backward is guided (below)
+
+    @staticmethod
+    def guided_backward(dy, x):
+        """Guided backpropagation's rule (Springenberg et al. 2014, fig. 1): pass back
+        only positive gradients through positive inputs, dx = dy [x > 0] [dy > 0]. Where
+        x > 0 and dy > 0 this is the true gradient; elsewhere it is 0, where ReLU's true
+        gradient passes a negative dy and LeakyReLU's also passes slope * dy."""
+        return dy * ((x > 0) & (dy > 0))
 
     def backward_input(self, dy, cache):
         """dx = f'(x) dy, backward itself (the cache is x). backward2 needs no delta
@@ -52,6 +64,8 @@ class ReLU(_PiecewiseLinear):
 
     def backward(self, dy, x):
         """dy/dx = 1 where x > 0, else 0 (we pick 0 at the kink)."""
+        if self.guided:
+            return self.guided_backward(dy, x)
         return dy * (x > 0)
 
 
@@ -72,6 +86,8 @@ class LeakyReLU(_PiecewiseLinear):
 
     def backward(self, dy, x):
         """dy/dx = 1 where x > 0, else slope."""
+        if self.guided:
+            return self.guided_backward(dy, x)
         slope = self.negative_slope
         grad = (x > 0).astype(dy.dtype)        # 1 where x > 0, else 0
         grad *= 1 - slope                      # 1 - slope where x > 0
@@ -146,3 +162,37 @@ class Tanh(Layer):
             s += y_bar
         return (1 - y * y) * s
 
+
+def piecewise_linear_layers(model):
+    """Every ReLU and LeakyReLU inside a model, found through the containers' attributes
+    (Sequential's layers, Parts' parts, a residual block's body)."""
+    found, seen, stack = [], set(), [model]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _PiecewiseLinear):
+            found.append(obj)
+        elif isinstance(obj, Layer):
+            for value in vars(obj).values():
+                items = value.values() if isinstance(value, dict) else \
+                    value if isinstance(value, (list, tuple)) else [value]
+                stack.extend(v for v in items if isinstance(v, Layer))
+    return found
+
+
+@contextmanager
+def guided(*models):
+    """Within the block, backward through every ReLU and LeakyReLU of these models is
+    guided backpropagation (``_PiecewiseLinear.guided_backward``): the saliency maps of
+    lesson 08 (Radford et al. 2015, sec. 6.2). Other layers backpropagate as always; the
+    result is no gradient of anything, so never train inside the block."""
+    layers = [layer for model in models for layer in piecewise_linear_layers(model)]
+    for layer in layers:
+        layer.guided = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.guided = False
