@@ -118,6 +118,13 @@ metrics = {"lesson": LESSON, "device": args.device, "sections": sections,
            "command": "python " + " ".join(sys.argv)}
 timings = {}
 
+
+def save_metrics():
+    """metrics.json, rewritten after every section: a later section's failure keeps the rest."""
+    metrics.update({f"seconds_{k}": v for k, v in timings.items()})
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+
 # %% [markdown]
 # ## The trained networks, and D as it started
 # The checkpoints hold each network's parameters and the arguments of the run, so the
@@ -269,6 +276,7 @@ if "probe" in sections:
              **{f"test_pred_{n}_{name}": preds[name, n] for name in ("init", "pixels", "supervised")
                 for n in SIZES})
     timings["probe"] = time.perf_counter() - t0
+    save_metrics()
 
 # %% [markdown]
 # ## 2. Walking in the latent space (sec. 6.1)
@@ -300,6 +308,7 @@ if "walk" in sections:
                              f"changes a path, {100 * metrics[f'walk_{kind}_confident']:.0f}% "
                              "frames read with p >= 0.9")
     timings["walk"] = time.perf_counter() - t0
+    save_metrics()
 
 # %% [markdown]
 # ## 3. Vector arithmetic (sec. 6.3.2)
@@ -356,6 +365,7 @@ if "arith" in sections:
                                    nrow=10, title=f"{g} {attr}: exemplars (3 high | 3 low), "
                                                   "new z, + vector in z, + vector in pixels")
     timings["arith"] = time.perf_counter() - t0
+    save_metrics()
 
 # %% [markdown]
 # ## 4. What D's features respond to (sec. 6.2)
@@ -374,27 +384,29 @@ if "guided" in sections:
     shown = np.array([np.flatnonzero(y_test == c)[0] for c in range(10)])     # one of each digit
     columns = [x_test[shown, 0]]
     for name, net in (("trained", D), ("init", D0)):
-        shares = []
+        shares, border = [], []
         for rank in range(3):
-            sal, _ = probe.guided_saliency(net, 2 * x_sal - 1, rank)
-            shares.append(probe.stroke_share(sal, x_sal))
-            sal_shown, _ = probe.guided_saliency(net, 2 * x_test[shown] - 1, rank)
-            mag = np.abs(sal_shown[:, 0])
-            columns.append(mag / np.maximum(mag.max(axis=(1, 2), keepdims=True), 1e-30))
+            g = probe.guided_saliency(net, 2 * x_sal - 1, rank)
+            shares.append(probe.stroke_share(g["saliency"], x_sal))
+            (r, c), (h, w) = g["peak"].T, g["map_size"]
+            border.append((r == 0) | (r == h - 1) | (c == 0) | (c == w - 1))  # map's outer ring
+            mag = np.abs(probe.guided_saliency(net, 2 * x_test[shown] - 1, rank)["saliency"][:, 0])
+            mag /= np.maximum(mag.max(axis=(1, 2), keepdims=True), 1e-30)
+            columns.append(np.maximum(mag, 0.25 * x_test[shown, 0]))        # over the digit, in grey
         metrics[f"guided_stroke_share_{name}"] = float(np.mean(shares))
+        metrics[f"guided_peak_on_border_{name}"] = float(np.mean(border))
     metrics["guided_stroke_area"] = float((x_sal > 0.5).mean())
     plot.save_grid(np.stack(columns, axis=1).reshape(-1, 28, 28), os.path.join(args.out, "saliency.png"),
                    nrow=7, title="digit | trained D's 3 strongest features | D at initialisation's")
     timings["guided"] = time.perf_counter() - t0
+    save_metrics()
 
 # %% [markdown]
 # ## The numbers
 # metrics.json holds every one (flat keys); the table below is the summary.
 
 # %%
-metrics.update({f"seconds_{k}": v for k, v in timings.items()})
-with open(os.path.join(args.out, "metrics.json"), "w") as f:
-    json.dump(metrics, f, indent=1)
+save_metrics()
 lines = []
 if "probe" in sections:
     lines.append(f"probe test error % ({args.subsets} subsets, mean +- sd)   100 labels      1,000 labels")
@@ -420,6 +432,8 @@ if "arith" in sections:
 if "guided" in sections:
     lines.append(f"saliency on strokes: trained D {100 * metrics['guided_stroke_share_trained']:.1f}%, "
                  f"D at initialisation {100 * metrics['guided_stroke_share_init']:.1f}% "
-                 f"(strokes cover {100 * metrics['guided_stroke_area']:.1f}% of the pixels)")
+                 f"(strokes cover {100 * metrics['guided_stroke_area']:.1f}% of the pixels); peak on "
+                 f"the map's border: {100 * metrics['guided_peak_on_border_trained']:.0f}% and "
+                 f"{100 * metrics['guided_peak_on_border_init']:.0f}%")
 lines.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
 print("\n".join(lines), flush=True)

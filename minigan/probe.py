@@ -330,7 +330,8 @@ def guided_saliency(D, x, rank=0):
     activation, differentiated at the position of that maximum with respect to the input,
     every ReLU / LeakyReLU passing back only positive gradients through positive inputs
     (minigan.layers.activations.guided). x (N, 1, 28, 28) in D's input range, D in eval
-    mode. Returns (saliency (N, 1, 28, 28) host, channel (N,) host)."""
+    mode. Returns {"saliency": (N, 1, 28, 28), "channel": (N,), "peak": (N, 2) the (row,
+    column) of the maximum in the channel's map, "map_size": (rows, columns)}, on the host."""
     xp = backend.xp()
     layers = leaf_layers(D)[:last_conv_tap(D) + 1]
     h, caches = backend.asarray(x), []
@@ -348,7 +349,9 @@ def guided_saliency(D, x, rank=0):
     with frozen(D), guided(D):
         for layer, cache in zip(reversed(layers), reversed(caches)):
             dy = layer.backward(dy, cache)
-    return backend.to_host(dy), backend.to_host(channel)
+    rows, cols = np.divmod(backend.to_host(where), h.shape[3])
+    return {"saliency": backend.to_host(dy), "channel": backend.to_host(channel),
+            "peak": np.stack([rows, cols], axis=1), "map_size": tuple(h.shape[2:])}
 
 
 def stroke_share(saliency, images, threshold=0.5):

@@ -252,10 +252,16 @@ def test_guided_saliency_of_a_strong_feature():
     backend.seed(0)
     _, D = dcgan_mnist_fc()
     x = np.random.default_rng(9).uniform(-1, 1, (3, 1, 28, 28)).astype(np.float32)
-    sal, channel = probe.guided_saliency(D, x, rank=0)
+    g = probe.guided_saliency(D, x, rank=0)
+    sal, channel, (r, c) = g["saliency"], g["channel"], g["peak"].T
     assert sal.shape == x.shape and channel.shape == (3,) and np.abs(sal).sum(axis=(1, 2, 3)).min() > 0
     h, _ = L.Sequential(*D.layers[:5]).forward(x, train=False)         # conv 2's LeakyReLU
+    assert g["map_size"] == (7, 7)
     assert np.array_equal(channel, h.reshape(3, 128, -1).max(axis=2).argmax(axis=1))
+    np.testing.assert_array_equal(h[np.arange(3), channel, r, c], h.reshape(3, 128, -1).max(axis=(1, 2)))
+    # the saliency of a unit of the 7 x 7 map lies inside its 10 x 10 receptive field
+    rows, cols = np.nonzero(np.abs(sal[0, 0]) > 0)
+    assert rows.max() - rows.min() < 10 and cols.max() - cols.min() < 10
     share = probe.stroke_share(np.ones((1, 1, 28, 28)), (np.arange(784) < 196).reshape(1, 28, 28))
     assert share[0] == 0.25
 
