@@ -13,7 +13,7 @@ import pytest
 from minigan import backend, gradcheck, probe, train
 from minigan import layers as L
 from minigan.layers.activations import guided, piecewise_linear_layers
-from minigan.models import dcgan_mnist_fc
+from minigan.models import dcgan_mnist, dcgan_mnist_deep, dcgan_mnist_fc, dcgan_mnist_keras
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
@@ -149,6 +149,21 @@ def test_hidden_features_of_lesson_02s_d():
     np.testing.assert_allclose(f[:, -1024:], h, rtol=1e-6)
     h1, _ = L.Sequential(*D.layers[:2]).forward(x, train=False)
     np.testing.assert_allclose(f[:, :1024], pool_by_loop(h1, 4).reshape(3, -1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("make,features,tap", [
+    (dcgan_mnist_fc, 64 * 16 + 128 * 16 + 1024, 4), (dcgan_mnist, 64 * 16 + 128 * 16, 4),
+    (dcgan_mnist_deep, (32 + 64 + 128) * 16, 7), (dcgan_mnist_keras, (16 + 32 + 64 + 128) * 16, 12)])
+def test_every_lesson_02_arch_gives_features_and_saliency(make, features, tap):
+    """Each of lesson 02's D: its hidden layers' features, the activation after its last
+    convolution, and a last layer the control can replace with a 10-way one."""
+    backend.seed(0)
+    _, D = make()
+    x = np.random.default_rng(11).uniform(-1, 1, (2, 1, 28, 28)).astype(np.float32)
+    assert probe.hidden_features(D, x).shape == (2, features)
+    assert probe.last_conv_tap(D) == tap
+    assert probe.guided_saliency(D, x)["saliency"].shape == x.shape
+    assert isinstance(D.layers[-1], L.Dense) and D.layers[-1].out_features == 1
 
 
 # ----------------------------------------------------------------------------- attributes
