@@ -3,7 +3,7 @@
     python scripts/figures.py runs                     # writes docs/images/
     python scripts/figures.py runs --out /tmp/images
 
-RUNS is the folder the lessons wrote into (`python lessons/02_dcgan.py` writes
+RUNS_DIR is the folder the lessons wrote into (`python lessons/02_dcgan.py` writes
 runs/02_dcgan/); each run folder is named like its row of docs/results.json. For every
 finished run (one with a metrics.json) it writes, into OUT:
 
