@@ -24,13 +24,13 @@ from minigan.optim import Adam
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
-Q = ["--subset", "256", "--batch-size", "64", "--no-eval", "--n-samples", "30",
+Q = ["--subset", "128", "--batch-size", "32", "--no-eval", "--n-samples", "30",
      "--sample-interval", "3"]
 # lesson -> (tiny flags, the step after which the signal comes: inside epoch 2, not at its end)
 LESSONS = {
     "01_gan": (Q, 6),                                                  # 4 steps an epoch
     "01_gan --arch paper": (Q + ["--arch", "paper", "--select-every", "1", "--lr", "0.05"], 5),
-    "02_dcgan": (Q, 5),
+    "02_dcgan": (Q + ["--arch", "small"], 5),
     "03_wgan": (Q + ["--no-warmup-schedule", "--n-critic", "2", "--eval-every", "1",
                      "--eval-samples", "50"], 3),                       # 2 G steps an epoch
     "04_cgan": (Q, 6),
@@ -140,7 +140,7 @@ def test_interrupted_mid_epoch_resumes_bit_for_bit_on_the_standin(tmp_path):
 def test_resume_mid_epoch_with_another_batch_size_is_one_line(tmp_path):
     out = str(tmp_path / "bs")
     run(lesson_argv("02_dcgan", out), {"MINIGAN_SIGNAL_AT_STEP": "5"})
-    argv = lesson_argv("02_dcgan", out) + ["--batch-size", "32", "--resume"]
+    argv = lesson_argv("02_dcgan", out) + ["--batch-size", "16", "--resume"]
     proc = run(argv)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--batch-size" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
