@@ -256,7 +256,9 @@ def test_penalty_leaky_relu_mlp():
 
 
 class TanhWithoutCurvature(L.Tanh):
-    """numpy-ml's second-order pass: x_bar = f'(x) y_bar, the f''(x) x_dot delta term dropped."""
+    """A second-order pass without the curvature term: x_bar = f'(x) y_bar, the
+    f''(x) x_dot delta term dropped (numpy-ml keeps f'' only in a layer's own bias gradient,
+    minigan/layers/activations.py; dropping it everywhere is the simpler wrong pass)."""
 
     def backward2(self, y_bar, delta, x_dot, y):
         return None if y_bar is None else self.backward(y_bar, y)
@@ -280,7 +282,7 @@ def test_penalty_tanh_sigmoid_mlp_and_the_second_derivative_term():
     errs = check_penalty(critic, x, seed=6)
     assert_gradcheck("penalty: tanh/sigmoid MLP", errs, expect=param_names(critic))
     assert_zero_pattern("penalty: tanh/sigmoid MLP", penalty_grads(critic), zero=["4.b"])
-    # the same critic without the f'' terms (the numpy-ml bug) is far off, not within
+    # the same critic without the f'' terms is far off, not within
     # rounding of the truth: the check above would fail it by orders of magnitude
     wrong = _smooth_mlp(TanhWithoutCurvature, SigmoidWithoutCurvature)
     wrong_errs = check_penalty(wrong, x, seed=6)
