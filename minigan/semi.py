@@ -24,10 +24,12 @@ from .layers import (BatchNorm1d, Dense, GaussianNoise, Parts, ReLU, Sequential,
 
 
 def semi_supervised_mnist(z_dim=100, g_hidden=(500, 500), d_hidden=(1000, 500, 250, 250, 250),
-                          classes=10, side=28, input_noise=0.3, hidden_noise=0.5):
+                          classes=10, side=28, input_noise=0.3, hidden_noise=0.5,
+                          train_hidden_g=False):
     """(G, D): G a Sequential, z (N, z_dim) -> images (N, side*side) in [0, 1]; D Parts
     with D.features (N, side*side) -> (N, d_hidden[-1]) and D.head -> (N, classes) logits.
-    D is not initialised from data yet: call init_discriminator(D, x) with real digits."""
+    D is not initialised from data yet: call init_discriminator(D, x) with real digits.
+    train_hidden_g: D's hidden layers learn their g too (improved-gan's keep it fixed)."""
     pixels = side * side
     g_layers, width = [], z_dim
     for units in g_hidden:
@@ -43,7 +45,7 @@ def semi_supervised_mnist(z_dim=100, g_hidden=(500, 500), d_hidden=(1000, 500, 2
     for i, units in enumerate(d_hidden):
         if i > 0:
             d_layers.append(GaussianNoise(hidden_noise))
-        d_layers += [WeightNormDense(width, units, train_g=False), ReLU()]
+        d_layers += [WeightNormDense(width, units, train_g=train_hidden_g), ReLU()]
         width = units
     head = Sequential(GaussianNoise(hidden_noise), WeightNormDense(width, classes, train_g=True))
     return G, Parts(features=Sequential(*d_layers), head=head)
