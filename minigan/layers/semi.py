@@ -52,7 +52,7 @@ class WeightNormDense(Layer):
         check_input(self, x, 2, 1, self.in_features)
         xp = backend.get_array_module(x)
         v = self.params["v"]
-        norm = xp.sqrt(xp.einsum("ij,ij->j", v, v))     # (out,)  ||v_:j||, no v * v temporary
+        norm = xp.sqrt((v * v).sum(axis=0))              # (out,)  ||v_:j||
         scale = self.g() / norm                          # (out,)  s_j = g_j / ||v_:j||
         u = x @ v                                        # (N, out)
         y = u * scale
