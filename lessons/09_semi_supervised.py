@@ -19,7 +19,7 @@ labels only have to name the clusters it finds.
   G: z ~ U(0,1)^100 -> Dense 500, BN, softplus -> Dense 500, BN, softplus -> WN-Dense 784, sigmoid
   D: x + N(0, 0.3^2) -> WN-Dense 1000, 500, 250, 250, 250, each ReLU + N(0, 0.5^2) -> WN-Dense 10
   WN: weight-normalised, w = g v / ||v||, initialised on 500 digits. Adam 3e-3, beta1 0.5,
-  batch 100 of each kind; 60 epochs, the rate constant for 30, then linearly to 0. Tested:
+  batch 100 of each kind; 40 epochs, the rate constant for 26, then linearly to 0. Tested:
   an average of D's recent parameters (--average). --supervised-only: the control.
 
     python lessons/09_semi_supervised.py                  # 100 labels
@@ -57,7 +57,7 @@ from minigan.semi import (SemiSupervisedBatches, classify, draw_labelled, init_d
                           semi_supervised_mnist, update_average)
 
 LESSON = "09_semi_supervised"
-parser = train.make_parser(LESSON, __doc__, epochs=60, batch_size=100, lr=3e-3, b1=0.5,
+parser = train.make_parser(LESSON, __doc__, epochs=40, batch_size=100, lr=3e-3, b1=0.5,
                            sample_interval=500)
 parser.add_argument("--labels", type=train.positive_int, default=100,
                     help="labelled training digits, the same number of each class: a multiple "
@@ -72,7 +72,7 @@ parser.add_argument("--average", type=train.unit_float, default=0.999, metavar="
 parser.add_argument("--train-hidden-g", action="store_true",
                     help="D's hidden layers learn the length g of their weights too (improved-gan "
                          "keeps it at its data-dependent initial value)")
-train.add_decay_from(parser, constant=", as improved-gan does")
+train.add_decay_from(parser, constant=", as improved-gan does", default=0.65)
 args = parser.parse_args([] if "ipykernel" in sys.modules else None)
 train.setup(args)
 
@@ -111,7 +111,7 @@ x_test = backend.asarray(x_test.reshape(len(x_test), -1))
 # D_avg, an average of D's parameters over the recent steps (--average; about the last
 # 1,000 at 0.999), is the classifier that is tested, as improved-gan tests one. At Adam's
 # 3e-3, D's own weights jitter from step to step: after one epoch D may read several points
-# more test digits wrong than after the one before, and late in a run it stays 0.1-0.3
+# more test digits wrong than after the one before, and late in a run it stays up to 0.3
 # points behind its average (docs/lessons/09_semi_supervised.md). D_avg costs one pass over
 # D's parameters per step and never trains.
 

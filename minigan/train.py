@@ -159,10 +159,10 @@ def fraction(text):
     return value
 
 
-def add_decay_from(parser, prefix="", constant=""):
+def add_decay_from(parser, prefix="", constant="", default=0.5):
     """The --decay-from flag of the lessons that use linear_decay (below): `prefix` says
     which --arch it applies to, `constant` whose schedule a constant rate is."""
-    parser.add_argument("--decay-from", type=fraction, default=0.5,
+    parser.add_argument("--decay-from", type=fraction, default=default,
                         help=f"{prefix}keep the lr for this share of the run, then decay it "
                              f"linearly to 0 (default: %(default)s; 1 keeps it constant{constant})")
 
