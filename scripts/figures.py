@@ -26,7 +26,9 @@ and prints that section with paths relative to the repository root, for README.m
 numbers under each picture are the run's own (its metrics.json), each tagged with its
 docs/results.json row and key as the docs quote them (tests/test_quoted_figures.py); a
 run whose numbers differ from its row gets a note on stderr. A missing or unfinished run
-is skipped with one line that gives the command that makes it; an unreadable file stops
+is skipped with one line that gives the command that makes it, and its picture, if OUT
+holds one from an earlier run, stays in the gallery with the numbers of its docs/results.json
+row (runs are not committed, so the gallery can be rebuilt a lesson at a time); an unreadable file stops
 the script with one line and exit status 1. Pictures are kept small (PNG <= 150 KB, the
 GIF <= 1 MB) so they can be committed.
 """
@@ -64,8 +66,11 @@ ROWS = {
     "05_acgan": ("05_acgan", [], "05 AC-GAN", "Odena et al. 2017", "by_label"),
     "06_wgan_gp": ("06_wgan_gp", [], "06 WGAN-GP", "Gulrajani et al. 2017", "grad_norms"),
     "07_cyclegan": ("07_cyclegan", [], "07 CycleGAN", "Zhu et al. 2017", "translations"),
+    "09_semi_supervised": ("09_semi_supervised", [], "09 Semi-supervised GAN", "Salimans et al. 2016",
+                           "samples"),
 }
-GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan"]
+GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
+           "09_semi_supervised"]
 WHAT = {   # what the gallery picture shows
     "samples": "100 samples of the final G",
     "by_label": "100 samples of the final G, row k asked for digit k",
@@ -340,6 +345,8 @@ def quotes(m):
         out.append(("Spearman ρ(W, FD)", f"{m['spearman_w_fd']:.2f}", "rho"))
     if "parzen_ll" in m:
         out.append(("Parzen", f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}", "parzen"))
+    if "test_error" in m:
+        out.append(("test error", f"{100 * m['test_error']:.2f}", "error", "%"))
     if "label_preservation" in m:
         out.append(("label preservation", f"{100 * m['label_preservation']:.1f}", "preservation", "%"))
     for direction, key in (("a_to_b", "ab_map"), ("b_to_a", "ba_map")):
@@ -352,7 +359,8 @@ def quotes(m):
         if m.get("seconds_per_epoch"):
             device = "the CPU" if m.get("device") == "cpu" else "a GPU"
             minutes = m["epochs"] * m["seconds_per_epoch"] / 60
-            out.append(("", f"{minutes:.0f}", "minutes", f" min on {device}"))
+            shared = " (timed on one thread: see the results' notes)" if m.get("timing_note") else ""
+            out.append(("", f"{minutes:.0f}", "minutes", f" min on {device}{shared}"))
     return [q if len(q) == 4 else (*q, "") for q in out]
 
 
@@ -499,6 +507,8 @@ def main(argv=None):
                       f"`{command(row, args.runs)}` makes it", file=sys.stderr)
                 continue
             picture, written, m = make_row(row, run_dir, args.out)
+            if results.get(row, {}).get("timing_note"):      # how its row says the run was timed
+                m = {**m, "timing_note": results[row]["timing_note"]}
             if picture:
                 made[row], metrics[row] = picture, m
             for path in written:
@@ -510,6 +520,11 @@ def main(argv=None):
     except Unreadable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for row in GALLERY:        # drawn from an earlier run: its picture stays, with its row's numbers
+        earlier = os.path.join(args.out, f"{row}.png")
+        if row not in made and row in results and os.path.exists(earlier):
+            made[row], metrics[row] = earlier, results[row]
+            print(f"kept {earlier} (drawn from an earlier run; numbers from docs/results.json)", file=sys.stderr)
     with open(os.path.join(args.out, "gallery.md"), "w") as f:
         f.write(gallery_markdown(made, metrics, args.out, args.out))
     print(gallery_markdown(made, metrics, args.out, ROOT), end="")

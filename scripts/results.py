@@ -25,7 +25,10 @@ FIELDS = ("lesson", "device", "epochs", "seconds_per_epoch", "frechet_distance",
           "min_class_share", "max_class_share", "label_accuracy", "parzen_ll", "parzen_se", "command",
           "within_class_spread", "within_class_spread_real", "within_class_diversity",
           "within_class_diversity_per_class", "spearman_w_fd", "w_heldout", "blas_env",
-          "label_preservation", "a_to_b", "b_to_a")
+          "label_preservation", "a_to_b", "b_to_a", "labels", "supervised_only", "average", "test_error",
+          "test_error_raw", "timing_note")
+# lesson 08's read-outs that the table shows (every probe_*_mean/_std, walk_*, guided_*, arith_*)
+READOUTS = ("probe_", "walk_", "arith_", "guided_")
 # lesson -> extra flags of the rows the table records (its default run first)
 LESSONS = {
     "01_gan": [[], ["--arch", "paper"]],
@@ -35,6 +38,9 @@ LESSONS = {
     "05_acgan": [[]],
     "06_wgan_gp": [[], ["--arch", "mlp"]],
     "07_cyclegan": [[]],
+    "08_latent_space": [[]],
+    "09_semi_supervised": [[], ["--supervised-only"]] + [["--labels", n, "--epochs", "12"]
+                                                         for n in ("20", "50", "200", "1000")],
 }
 
 
@@ -80,8 +86,15 @@ def pct(x):
     return f"{100 * x:.1f}" if x is not None else "-"
 
 
-def collect(drop=()):
-    """docs/results.json, updated with every runs/<name>/metrics.json that has metrics."""
+def is_readout(key, value):
+    """Lesson 08's numbers that a row keeps: scalars of its sections, not per-subset lists."""
+    return key.startswith(READOUTS) and isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def collect(drop=(), timing_note=None):
+    """docs/results.json, updated with every runs/<name>/metrics.json that has metrics.
+    timing_note: a sentence on how the collected runs were timed, kept in their rows when
+    it was not the reference machine's way (see notes())."""
     rows = {}
     if os.path.exists(RESULTS):
         with open(RESULTS) as f:
@@ -89,9 +102,15 @@ def collect(drop=()):
     for path in sorted(glob.glob(os.path.join(ROOT, "runs", "*", "metrics.json"))):
         with open(path) as f:
             m = json.load(f)
-        if "inception_score" in m or "label_preservation" in m:       # a sampler's or a translator's
-            m["command"] = m["command"].replace(ROOT + os.sep, "")
-            rows[os.path.basename(os.path.dirname(path))] = {k: m[k] for k in FIELDS if k in m}
+        if not any(k in m for k in ("inception_score", "label_preservation", "test_error")) and \
+                not any(is_readout(k, v) for k, v in m.items()):
+            continue                          # a run that measured nothing a row shows
+        m["command"] = m["command"].replace(ROOT + os.sep, "")
+        if timing_note:
+            m["timing_note"] = timing_note
+        row = {k: m[k] for k in FIELDS if k in m}
+        row.update({k: v for k, v in m.items() if is_readout(k, v)})
+        rows[os.path.basename(os.path.dirname(path))] = row
     for name in drop:
         if rows.pop(name, None) is None:
             sys.exit(f"--drop {name}: no such row in {RESULTS} (rows: {', '.join(sorted(rows))})")
@@ -105,7 +124,7 @@ def table(rows, test_accuracy=None):
     lines = []
     for name in sorted(rows):
         m = rows[name]
-        if "inception_score" not in m:                       # lesson 07: translation_table
+        if "inception_score" not in m:                       # 07, 08, 09's control: their own tables
             continue
         lines.append("| {lesson} | {device} | {epochs} | {sec:.0f} | {mins} | {fd:.2f} | {is_:.2f} | {lo}-{hi} | {acc} | {pz} | `{cmd}` |".format(
             lesson=m["lesson"], device=m["device"], epochs=m["epochs"], sec=m["seconds_per_epoch"] or 0,
@@ -115,7 +134,76 @@ def table(rows, test_accuracy=None):
             pz=(f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}" if "parzen_ll" in m else "-"), cmd=m["command"]))
     head = ("| lesson | device | epochs | s/epoch | min | Fréchet dist. ↓ | incep. score ↑ | class share % (min-max) "
             "| label acc. % | Parzen LL ↑ | command |\n|---|---|---|---|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(lines) + "\n" + notes(rows, test_accuracy) + translation_table(rows)
+    return (head + "\n" + "\n".join(lines) + "\n" + notes(rows, test_accuracy) + translation_table(rows)
+            + semi_supervised_table(rows) + readout_table(rows))
+
+
+# The paper's MNIST results (Salimans et al. 2016, Table 1, feature matching, one model):
+# test digits misread out of 10,000, mean +- spread over 10 seeds, by labelled digits
+PAPER_TABLE_1 = {20: "1677 ± 452", 50: "221 ± 136", 100: "93 ± 6.5", 200: "90 ± 4.2"}
+
+
+def semi_supervised_table(rows):
+    """Lesson 09's rows: D's test error on the 10,000 MNIST test digits."""
+    lines = []
+    for name in sorted(rows, key=lambda n: (rows[n].get("labels", 0), n)):
+        m = rows[name]
+        if "test_error" not in m:
+            continue
+        raw = pct(m.get("test_error_raw")) if m.get("test_error_raw") is not None else "-"
+        paper = PAPER_TABLE_1.get(m["labels"], "-") if not m.get("supervised_only") else "-"
+        lines.append(f"| {name} | {m['labels']} | {'labels only' if m.get('supervised_only') else 'GAN'} | "
+                     f"{m['epochs']} | {m['seconds_per_epoch'] or 0:.0f} | {minutes(m)} | "
+                     f"{100 * m['test_error']:.2f} | {raw} | {paper} | `{m['command']}` |")
+    if not lines:
+        return ""
+    return ("\n## Semi-supervised classification (lesson 09)\n\nD's test error on the 10,000 MNIST test "
+            "digits, read by D_avg (the average of D's recent parameters) and by D itself; the paper's column "
+            "is Table 1 of Salimans et al. 2016 (feature matching), test digits misread out of 10,000. G's "
+            "samples of the GAN rows are measured in the first table.\n\n"
+            "| run | labels | trained with | epochs | s/epoch | min | test error % ↓ | D itself % | paper (of "
+            "10,000) | command |\n|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
+
+
+def readout_table(rows):
+    """Lesson 08's rows: the probe's test errors, the walks and the arithmetic."""
+    out = []
+    for name in sorted(rows):
+        m = rows[name]
+        if not any(k.startswith(READOUTS) for k in m):
+            continue
+        out.append(f"\n## What a DCGAN learned (lesson 08): `{m['command']}`\n")
+        probes = [(f, n) for f in ("trained", "init", "pixels", "supervised") for n in (100, 1000)
+                  if f"probe_{f}_{n}_mean" in m]
+        if probes:
+            out.append("Probe: a logistic regression on the features, test error % (mean ± spread over the "
+                       "labelled subsets).\n\n| features | 100 labels | 1,000 labels |\n|---|---|---|")
+            for f in dict.fromkeys(f for f, _ in probes):
+                cells = [f"{m[f'probe_{f}_{n}_mean']:.2f} ± {m[f'probe_{f}_{n}_std']:.2f}"
+                         if f"probe_{f}_{n}_mean" in m else "-" for n in (100, 1000)]
+                out.append(f"| {f} | " + " | ".join(cells) + " |")
+        walks = [k for k in ("linear", "slerp") if f"walk_{k}_label_changes" in m]
+        if walks:
+            out.append("\nWalks: label changes a path, frames read with confidence >= 0.9, the largest step "
+                       "between frames / the mean step.\n\n| path | label changes | confident % | largest / "
+                       "mean step |\n|---|---|---|---|")
+            for k in walks:
+                out.append(f"| {k} | {m[f'walk_{k}_label_changes']:.1f} | {100 * m[f'walk_{k}_confident']:.0f} "
+                           f"| {m[f'walk_{k}_max_step_ratio']:.2f} |")
+        arith = sorted({k.rsplit("_k", 1)[0] for k in m if k.startswith("arith_") and k.endswith("_moved")})
+        if arith:
+            out.append("\nArithmetic: the share (%) of 1,000 new samples whose attribute moved the intended "
+                       "way / whose digit was kept, by exemplars K.\n\n| generator, attribute, space | K = 1 "
+                       "| K = 3 | K = 10 |\n|---|---|---|---|")
+            for a in arith:
+                cells = [f"{100 * m[f'{a}_k{k}_moved']:.0f} / {100 * m[f'{a}_k{k}_kept']:.0f}"
+                         if f"{a}_k{k}_moved" in m else "-" for k in (1, 3, 10)]
+                out.append(f"| {a[len('arith_'):].replace('_', ', ')} | " + " | ".join(cells) + " |")
+        if "guided_stroke_share_trained" in m:
+            out.append(f"\nGuided backpropagation: share of saliency on the digit's strokes, trained D "
+                       f"{100 * m['guided_stroke_share_trained']:.1f}%, D at initialisation "
+                       f"{100 * m['guided_stroke_share_init']:.1f}%.")
+    return "\n".join(out) + "\n" if out else ""
 
 
 def translation_table(rows):
@@ -153,6 +241,8 @@ def notes(rows, test_accuracy=None):
     out = []
     for name in sorted(rows):
         m = rows[name]
+        if m.get("timing_note"):
+            out.append(f"- `{name}`: {m['timing_note']}")
         if name == "zz-reference" and "label_accuracy" in m:
             test = f" ({pct(test_accuracy)}%)" if test_accuracy is not None else ""
             out.append(f"- `{name}`: its label accuracy, {pct(m['label_accuracy'])}%, is the classifier's accuracy on "
@@ -207,6 +297,9 @@ def main():
                    help="only rewrite docs/results.md from docs/results.json (no runs, no new rows)")
     p.add_argument("--lessons", nargs="+", choices=list(LESSONS), default=list(LESSONS))
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--timing-note", metavar="TEXT",
+                   help="how the runs collected now were timed, when not on the reference machine "
+                        "alone (kept in their rows and shown as a note)")
     p.add_argument("--drop", nargs="+", default=[], metavar="NAME",
                    help="remove these rows (run folder names) from docs/results.json")
     args = p.parse_args()
@@ -217,7 +310,7 @@ def main():
         if not args.collect:
             run_lessons(args.lessons, args.device)
         reference()
-        rows = collect(args.drop)
+        rows = collect(args.drop, args.timing_note)
     write_markdown(rows, classifier_test_accuracy())
     print(open(os.path.join(ROOT, "docs", "results.md")).read())
 

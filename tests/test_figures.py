@@ -51,6 +51,11 @@ def fake_run(folder, row, labels=False, extra=None, history=None, metrics=None):
                            "history": history or {}})
 
 
+# lesson 09's row where docs/results.json has one, else numbers of its kind
+M09 = RESULTS.get("09_semi_supervised") or {**RESULTS["02_dcgan"], "lesson": "09_semi_supervised",
+                                            "labels": 100, "test_error": 0.0149}
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     runs, out = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("images")
@@ -72,6 +77,7 @@ def made(tmp_path_factory):
     fake_run(runs / "05_acgan", "05_acgan", labels=True,
              history={"acc_real": [[s, 0.9] for s in range(1, 100)],
                       "acc_fake": [[s, 0.5] for s in range(1, 100)]})
+    fake_run(runs / "09_semi_supervised", "09_semi_supervised", metrics=M09)
     os.makedirs(runs / "01_gan-arch-paper")           # started, not finished: no metrics.json
     proc = run(SCRIPT, str(runs), "--out", str(out), env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -84,7 +90,7 @@ def test_writes_every_picture_within_its_size_limit(made):
                 "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
                 "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
                 "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png",
-                "07_cyclegan.png", "07_cyclegan_measured.png", "gallery.md"]
+                "07_cyclegan.png", "07_cyclegan_measured.png", "09_semi_supervised.png", "gallery.md"]
     assert sorted(os.listdir(out)) == sorted(expected)
     for name in expected:
         size = os.path.getsize(out / name)
@@ -115,7 +121,9 @@ def test_a_missing_or_unfinished_run_is_one_line_with_its_command(made):
     assert len(lines) == 1 and "01_gan-arch-paper" in lines[0]
     assert f"python lessons/01_gan.py --arch paper --out {runs / '01_gan-arch-paper'}" in lines[0]
     notes = [line for line in proc.stderr.splitlines() if line.startswith("note")]
-    assert {line.split("'")[0][len("note: "):] for line in notes} == {"02_dcgan", "06_wgan_gp", "07_cyclegan"}
+    unrecorded = set() if "09_semi_supervised" in RESULTS else {"09_semi_supervised"}
+    assert {line.split("'")[0][len("note: "):] for line in notes} == \
+        {"02_dcgan", "06_wgan_gp", "07_cyclegan"} | unrecorded
 
 
 def rounds_to(text, value):
@@ -135,7 +143,7 @@ def check_value(written, key, m):
              "rho": lambda: m["spearman_w_fd"], "preservation": lambda: 100 * m["label_preservation"],
              "ab_map": lambda: m["a_to_b"]["ratio_to_best_pixel_map"],
              "ba_map": lambda: m["b_to_a"]["ratio_to_best_pixel_map"],
-             "epochs": lambda: m["epochs"],
+             "epochs": lambda: m["epochs"], "error": lambda: 100 * m["test_error"],
              "minutes": lambda: m["epochs"] * m["seconds_per_epoch"] / 60}[key]()
     return rounds_to(written, value)
 
@@ -149,19 +157,20 @@ def test_the_snippet_quotes_each_runs_numbers_in_well_formed_tags(made):
     for text, base, link in [(snippet, ROOT, "docs/results.md"), (gallery, str(out), from_out)]:
         tags = TAG.findall(text)
         assert {row for *_, row, _ in tags} == {"01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan",
-                                                "06_wgan_gp", "07_cyclegan"}
+                                                "06_wgan_gp", "07_cyclegan", "09_semi_supervised"}
         for written, path, row, key in tags:
-            assert path == link and row in RESULTS, (path, row)
+            assert path == link and row in {**RESULTS, "09_semi_supervised": M09}, (path, row)
             with open(runs / row / "metrics.json") as f:
                 assert check_value(written, key, json.load(f)), (row, key, written)
         images = re.findall(r'<img src="([^"]+)"', text)
-        assert len(images) == 8 and images[0].endswith("02_dcgan_epochs.gif")   # the GIF, 7 lessons
+        assert len(images) == 9 and images[0].endswith("02_dcgan_epochs.gif")   # the GIF, 8 lessons
         for image in images:
             assert os.path.exists(os.path.join(base, image)), image
-    by_row = {row: {key for *_, r, key in TAG.findall(snippet) if r == row} for row in RESULTS}
+    by_row = {row: {key for *_, r, key in TAG.findall(snippet) if r == row} for row in [*RESULTS, "09_semi_supervised"]}
     assert {"fd", "score", "classes", "parzen", "epochs", "minutes"} <= by_row["01_gan"]
     assert {"acc", "diversity"} <= by_row["04_cgan"] and "rho" in by_row["03_wgan"]
     assert {"preservation", "ab_map", "ba_map"} <= by_row["07_cyclegan"]
+    assert "error" in by_row["09_semi_supervised"]
 
 
 @pytest.mark.parametrize("name,content", [("samples.npz", b"PK\x03\x04 not a zip"),
@@ -173,3 +182,22 @@ def test_an_unreadable_file_is_one_line_and_a_non_zero_exit(tmp_path, name, cont
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and name in errors[0] and "Traceback" not in proc.stderr
+
+
+def test_a_picture_of_an_earlier_run_stays_with_its_rows_numbers(made, tmp_path):
+    """Runs are not committed: rebuilding the gallery from one new run keeps the pictures that
+    OUT already holds, captioned from docs/results.json."""
+    runs, out, _ = made
+    only = tmp_path / "runs"
+    os.makedirs(only)
+    os.symlink(runs / "04_cgan", only / "04_cgan")
+    kept = tmp_path / "images"
+    os.makedirs(kept)
+    Image.open(out / "01_gan.png").save(kept / "01_gan.png")
+    proc = run(SCRIPT, str(only), "--out", str(kept), env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert any(line.startswith("kept") and "01_gan.png" in line for line in proc.stderr.splitlines())
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| **")]
+    assert [r.split("**")[1] for r in rows] == ["01 GAN", "04 Conditional GAN"]
+    fd = f"{RESULTS['01_gan']['frechet_distance']:.2f}"
+    assert f'[{fd}](docs/results.md "01_gan fd")' in rows[0]

@@ -14,7 +14,7 @@ fd, score, parzen (parzen_ll; "235 ± 2.2" also checks parzen_se), acc (label ac
 classes (min-max class share, %, written 8.9-11.2), s_per_epoch, minutes (epochs x
 seconds_per_epoch / 60), epochs, spread, spread_real, diversity, rho (spearman_w_fd),
 w_heldout (the held-out W at some checkpoint; w_heldout@N: at epoch N), preservation
-(label preservation, %), ab_nothing, ab_map, ba_nothing, ba_map (lesson 07's
+(label preservation, %), error, error_raw (lesson 09's test_error, test_error_raw, %), ab_nothing, ab_map, ba_nothing, ba_map (lesson 07's
 ratio_to_identity / ratio_to_best_pixel_map of a_to_b / b_to_a), any numeric top-level
 field by its own name, or FIELD.NAME for a number inside one (a_to_b.pixel_error). The written number must equal the stored value rounded to the
 decimals written: 3.9 and 3.89 both match 3.8908, and "34" matches 33.52 minutes.
@@ -43,7 +43,8 @@ PLAIN_TAG = re.compile(r"\[(?P<row>(?=[^\]\s]*\d)(?=[^\]\s]*[_-])[\w.-]+)(?:[ \t
 NUMBER_BEFORE = re.compile(rf"(?<![\w.]){NUMBER.pattern}\s*$")
 MD_LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<path>[^)\s]+)\s+\"(?P<title>[^\"]*)\"\)")
 
-PERCENT = {"acc": "label_accuracy", "preservation": "label_preservation"}
+PERCENT = {"acc": "label_accuracy", "preservation": "label_preservation", "error": "test_error",
+           "error_raw": "test_error_raw"}
 FIELD = {"fd": "frechet_distance", "score": "inception_score", "s_per_epoch": "seconds_per_epoch",
          "epochs": "epochs", "spread": "within_class_spread", "spread_real": "within_class_spread_real",
          "diversity": "within_class_diversity", "rho": "spearman_w_fd"}

@@ -66,3 +66,37 @@ def test_translation_rows_go_to_their_own_table(results, tmp_path):
     assert table.count("\n| 0") == 2                       # one row in each table
     assert "| 0.31 |" in table and "| 0.37 |" in table and "| 98.5 |" in table
     assert table.index("| 02_dcgan") < table.index("## Translation") < table.index("| 07_cyclegan")
+
+
+def test_semi_supervised_rows_and_the_timing_note(results, tmp_path):
+    """Lesson 09's runs go to their own table, the control too (it has no sample metrics),
+    with the paper's Table 1 beside the label counts it has; a timing note is kept and shown."""
+    gan = {**metrics("09_semi_supervised", 5.0, "runs/09"), "labels": 100, "supervised_only": False,
+           "test_error": 0.0149, "test_error_raw": 0.0161}
+    control = {"lesson": "09_semi_supervised", "device": "cpu", "epochs": 3, "seconds_per_epoch": 2.0,
+               "labels": 100, "supervised_only": True, "test_error": 0.2512, "test_error_raw": 0.2533,
+               "command": "python lessons/09_semi_supervised.py --supervised-only"}
+    write_run(tmp_path, "09_semi_supervised", gan)
+    write_run(tmp_path, "09_semi_supervised-supervised-only", control)
+    rows = results.collect(timing_note="timed on one thread.")
+    assert rows["09_semi_supervised-supervised-only"]["test_error"] == 0.2512
+    assert all(r["timing_note"] == "timed on one thread." for r in rows.values())
+    table = results.table(rows)
+    semi = table[table.index("## Semi-supervised"):]
+    assert "| 1.49 | 1.6 | 93 ± 6.5 |" in semi and "| 25.12 | 25.3 | - |" in semi
+    assert table.count("`09_semi_supervised`: timed on one thread.") == 1
+    assert table[:table.index("## Semi")].count("\n| 09_semi") == 1       # only the GAN has samples
+
+
+def test_lesson_08_rows_keep_its_scalar_read_outs(results, tmp_path):
+    m = {"lesson": "08_latent_space", "device": "cpu", "command": "python lessons/08_latent_space.py",
+         "probe_trained_100_mean": 12.1, "probe_trained_100_std": 1.15, "probe_trained_1000_mean": 3.66,
+         "probe_trained_1000_std": 0.15, "probe_trained_100_errors": [12.0, 12.2],
+         "walk_slerp_label_changes": 1.4, "walk_slerp_confident": 0.8, "walk_slerp_max_step_ratio": 2.5,
+         "arith_cgan_ink_z_k3_moved": 0.97, "arith_cgan_ink_z_k3_kept": 0.8}
+    write_run(tmp_path, "08_latent_space", m)
+    rows = results.collect()
+    assert "probe_trained_100_errors" not in rows["08_latent_space"]        # lists stay in metrics.json
+    text = results.readout_table(rows)
+    assert "| trained | 12.10 ± 1.15 | 3.66 ± 0.15 |" in text
+    assert "| slerp | 1.4 | 80 | 2.50 |" in text and "| cgan, ink, z | - | 97 / 80 | - |" in text
