@@ -19,6 +19,7 @@ shift only); its dense weights start Glorot-uniform (Lasagne's default), D's v N
 import numpy as np
 
 from . import backend, init
+from .data import Batches
 from .layers import (BatchNorm1d, Dense, GaussianNoise, Parts, ReLU, Sequential, Sigmoid,
                      Softplus, WeightNormDense, data_dependent_init)
 
@@ -79,56 +80,36 @@ def draw_labelled(labels, n, seed, classes=10):
     return np.concatenate(idx)
 
 
-class SemiSupervisedBatches:
+class SemiSupervisedBatches(Batches):
     """The batches of every step: a labelled batch (x, y), an unlabelled batch for D's step
     and another for G's step (improved-gan shuffles the unlabelled digits twice per epoch,
     trainx_unl and trainx_unl2). An epoch is one pass over the unlabelled digits; the
     labelled ones are repeated in fresh shuffles as often as that takes.
 
-    Images are (N, 784) rows; the arrays move to the active device once. Like
-    minigan.data.Batches, it can be checkpointed between two batches: state_dict() holds
-    the generator's state before this epoch's shuffles and the batches given out so far.
+    Images are (N, 784) rows; the arrays move to the active device once. The checkpoint
+    between two batches is minigan.data.Batches': the generator's state before this
+    epoch's shuffles and the batches given out so far.
     """
 
     def __init__(self, x_lab, y_lab, x_unl, batch_size, seed=0):
-        if not 1 <= batch_size <= len(x_unl):
-            raise ValueError(f"batch size must be between 1 and {len(x_unl)}, got {batch_size}")
+        super().__init__(x_unl, None, batch_size, seed)          # self.x: the unlabelled digits
         self.x_lab, self.y_lab = backend.asarray(x_lab), backend.asarray(y_lab)
-        self.x_unl = backend.asarray(x_unl)
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-        self.position, self.epoch_rng_state, self.start = 0, None, 0
 
-    def __len__(self):
-        return len(self.x_unl) // self.batch_size
-
-    def __iter__(self):
-        self.epoch_rng_state = self.rng.bit_generator.state
-        n, bs, n_lab = len(self), self.batch_size, len(self.x_lab)
-        order_d = backend.asarray(self.rng.permutation(len(self.x_unl)))
-        order_g = backend.asarray(self.rng.permutation(len(self.x_unl)))
-        repeats = -(-n * bs // n_lab)                               # ceil
+    def shuffle(self):
+        """Two orders of the unlabelled digits (D's, G's) and enough labelled shuffles."""
+        n, n_lab = len(self) * self.batch_size, len(self.x_lab)
+        order_d = backend.asarray(self.rng.permutation(len(self.x)))
+        order_g = backend.asarray(self.rng.permutation(len(self.x)))
+        repeats = -(-n // n_lab)                                    # ceil
         order_lab = backend.asarray(self.rng.permuted(np.tile(np.arange(n_lab), (repeats, 1)),
                                                       axis=1).ravel())
-        start, self.start = self.start, 0
-        for i in range(start, n):
-            self.position = i + 1
-            b = slice(i * bs, (i + 1) * bs)
-            lab = order_lab[b]
-            yield self.x_lab[lab], self.y_lab[lab], self.x_unl[order_d[b]], self.x_unl[order_g[b]]
+        return order_lab, order_d, order_g
 
-    def mid_epoch(self):
-        """True between two batches of an epoch (some given out, some still to come)."""
-        return 0 < self.position < len(self)
-
-    def state_dict(self):
-        if self.mid_epoch():
-            return {"rng": self.epoch_rng_state, "position": self.position}
-        return {"rng": self.rng.bit_generator.state, "position": 0}
-
-    def load_state_dict(self, state):
-        self.rng.bit_generator.state = self.epoch_rng_state = state["rng"]
-        self.start = self.position = state["position"]
+    def batch(self, order, i):
+        order_lab, order_d, order_g = order
+        b = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        lab = order_lab[b]
+        return self.x_lab[lab], self.y_lab[lab], self.x[order_d[b]], self.x[order_g[b]]
 
 
 def update_average(average, model, step, decay):

@@ -89,7 +89,7 @@ class Batches:
     def __init__(self, x, y, batch_size, seed=0):
         if batch_size < 1 or batch_size > len(x):
             raise ValueError(f"batch size must be between 1 and {len(x)}, got {batch_size}")
-        self.x, self.y = backend.asarray(x), backend.asarray(y)
+        self.x, self.y = backend.asarray(x), (None if y is None else backend.asarray(y))
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
         self.position = 0               # batches of the current epoch given out so far
@@ -101,12 +101,20 @@ class Batches:
 
     def __iter__(self):
         self.epoch_rng_state = self.rng.bit_generator.state
-        order = backend.asarray(self.rng.permutation(len(self.x)))
+        order = self.shuffle()
         start, self.start = self.start, 0
         for i in range(start, len(self)):
             self.position = i + 1
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            yield self.x[idx], self.y[idx]
+            yield self.batch(order, i)
+
+    def shuffle(self):
+        """This epoch's order of the images, drawn from self.rng."""
+        return backend.asarray(self.rng.permutation(len(self.x)))
+
+    def batch(self, order, i):
+        """The i-th batch of the epoch whose order shuffle() drew."""
+        idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
 
     def mid_epoch(self):
         """True between two batches of an epoch (some given out, some still to come)."""
