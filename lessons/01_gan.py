@@ -13,7 +13,7 @@ D takes one step up V, then G one step. G maximises log D(G(z)) by default, the 
 non-saturating loss (sec. 3): the same fixed point, but a strong gradient while D still
 rejects every sample; --g-loss minimax descends log(1 - D(G(z))) as eq. 1 writes it.
 
-Networks (minigan/models.py), z 100-d, drawn N(0, I) by both:
+Networks (minigan/models.py), z 100-d, drawn N(0, I) by both (--noise):
   --arch mlp    (default; PyTorch-GAN's gan.py) G z -> 128 -> 256 -> 512 -> 1024 -> 784,
                 tanh, LeakyReLU 0.2, BatchNorm after every hidden layer but the first;
                 D 784 -> 512 -> 256 -> 1 logit, LeakyReLU 0.2. Adam 2e-4, beta1 0.5,
@@ -24,7 +24,7 @@ Networks (minigan/models.py), z 100-d, drawn N(0, I) by both:
                 SGD, batch 100, lr 0.1 / 1.000004^step, momentum 0.5 -> 0.7 by epoch 250;
                 150 epochs; the G kept is the one with the best validation Parzen estimate.
                 The yaml's latest commit sets noise: 'uniform', z ~ U(-sqrt 3, sqrt 3)
-                (mean 0, variance 1, as here); this lesson draws N(0, I).
+                (mean 0, variance 1, as here): --noise uniform; the default draws N(0, I).
 
 What to look for: the epoch grids (epoch_NNN.png) turn from grey noise into strokes
 within a few epochs, and into digits by the end. With --g-loss minimax, G's logged loss
@@ -61,6 +61,9 @@ parser = train.make_parser(LESSON, __doc__, batch_size=None, lr=None, b1=0.5,
                            sample_interval=500, arch_table=ARCHS)
 parser.add_argument("--arch", choices=tuple(ARCHS), default="mlp",
                     help="mlp (PyTorch-GAN style, default) or paper (Goodfellow et al.'s nets)")
+parser.add_argument("--noise", choices=("gaussian", "uniform"), default="gaussian",
+                    help="z ~ N(0, I) (default) or U(-sqrt 3, sqrt 3) per coordinate, the same mean "
+                         "and variance (the noise of the authors' latest mnist.yaml)")
 parser.add_argument("--g-loss", choices=("non-saturating", "minimax"), default="non-saturating",
                     help="G maximises log D(G(z)) (default) or minimises log(1 - D(G(z))) (eq. 1)")
 parser.add_argument("--select-every", type=train.positive_int, default=5, metavar="N",
@@ -103,12 +106,19 @@ run = train.Run(args, LESSON, models=models, optimizers={"G": opt_G, "D": opt_D}
                 data=data, extra_state={"selection": selection})
 
 
+SQRT3 = 3 ** 0.5                                       # U(-sqrt 3, sqrt 3): mean 0, variance 1
+
+
 def noise(n):
-    """z ~ N(0, I) for both: the authors' Generator draws "gaussian" noise by default."""
+    """z ~ N(0, I), or with --noise uniform U(-sqrt 3, sqrt 3)^d (the authors' Generator's
+    "uniform" noise)."""
+    if args.noise == "uniform":
+        return backend.rand(n, args.latent_dim, low=-SQRT3, high=SQRT3)
     return backend.randn(n, args.latent_dim)
 
 
-z_grid = run.fixed_noise(100, args.latent_dim)
+z_grid = (run.fixed_noise(100, args.latent_dim, low=-SQRT3, high=SQRT3) if args.noise == "uniform"
+          else run.fixed_noise(100, args.latent_dim))
 
 
 def generate(z, net=G):

@@ -41,6 +41,22 @@ def test_short_run_writes_everything(tmp_path, name, extra):
     assert images.min() >= 0 and images.max() <= 1 and images.std() > 0
 
 
+def test_01_noise_uniform_draws_other_z_with_the_same_seed(tmp_path):
+    """--noise uniform (the authors' latest mnist.yaml) changes every z, grid and training alike."""
+    grids = {}
+    for noise in ("gaussian", "uniform"):
+        out = tmp_path / noise
+        lesson("01_gan.py", *QUICK, "--arch", "paper", "--noise", noise, "--epochs", "1", "--no-eval",
+               "--out", str(out))
+        with np.load(out / "checkpoint.npz") as f:
+            meta = json.loads(str(f["__meta__"]))
+        assert meta["args"]["noise"] == noise
+        grids[noise] = checkpoint_arrays(out / "checkpoint.npz")
+    assert any(not np.array_equal(grids["gaussian"][k], grids["uniform"][k]) for k in grids["gaussian"])
+    proc = lesson("01_gan.py", *QUICK, "--noise", "laplace", "--out", str(tmp_path / "x"), check=False)
+    assert proc.returncode == 2 and "--noise" in proc.stderr
+
+
 def test_dcgan_g_steps_updates_g_that_many_times_per_d_step(tmp_path):
     lesson("02_dcgan.py", *QUICK, "--arch", "small", "--g-steps", "2", "--epochs", "1",
            "--no-eval", "--out", str(tmp_path))
