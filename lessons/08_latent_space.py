@@ -294,6 +294,7 @@ if "walk" in sections:
     t0 = time.perf_counter()
     z0, z1 = rng.standard_normal((2, args.walks, z_dim))
     t = np.linspace(0, 1, args.walk_steps)
+    frames = {}                                                                # walks.npz
     for kind, path in (("linear", probe.lerp), ("slerp", probe.slerp)):
         z = np.stack([path(z0[p], z1[p], t) for p in range(args.walks)])       # (P, T, d)
         images = generate(z.reshape(-1, z_dim))
@@ -311,6 +312,8 @@ if "walk" in sections:
                        title=f"{kind} walks: {metrics[f'walk_{kind}_label_changes']:.1f} label "
                              f"changes a path, {100 * metrics[f'walk_{kind}_confident']:.0f}% "
                              "frames read with p >= 0.9")
+        frames[kind] = np.asarray(images, np.float32).reshape(args.walks, args.walk_steps, 28, 28)
+    np.savez_compressed(os.path.join(args.out, "walks.npz"), **frames)        # (P, T, 28, 28) each
     timings["walk"] = time.perf_counter() - t0
     save_metrics()
 

@@ -66,17 +66,19 @@ ROWS = {
     "05_acgan": ("05_acgan", [], "05 AC-GAN", "Odena et al. 2017", "by_label"),
     "06_wgan_gp": ("06_wgan_gp", [], "06 WGAN-GP", "Gulrajani et al. 2017", "grad_norms"),
     "07_cyclegan": ("07_cyclegan", [], "07 CycleGAN", "Zhu et al. 2017", "translations"),
+    "08_latent_space": ("08_latent_space", [], "08 What a DCGAN learned", "Radford et al. 2015", "walks"),
     "09_semi_supervised": ("09_semi_supervised", [], "09 Semi-supervised GAN", "Salimans et al. 2016",
                            "samples"),
 }
 GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
-           "09_semi_supervised"]
+           "08_latent_space", "09_semi_supervised"]
 WHAT = {   # what the gallery picture shows
     "samples": "100 samples of the final G",
     "by_label": "100 samples of the final G, row k asked for digit k",
     "w_vs_fd": "the critic's W estimate on held-out digits against the Fréchet distance, one point per "
                "checkpoint",
     "grad_norms": "the critic's gradient norm on the interpolates at a few epochs (the penalty pulls it to 1)",
+    "walks": "lesson 02's G along ten great circles (slerp) between two random z, one walk a row",
     "translations": "ten test digits per direction; rows: input, translation, cycled back, truth (A → B, then "
                     "B → A)",
 }
@@ -295,6 +297,15 @@ def translations_grid(run_dir, checkpoint, path, n=10):
     return save_grid(np.concatenate(rows), path, nrow=n)
 
 
+def walks_grid(run_dir, path):
+    """Lesson 08's slerp walks (walks.npz): one walk a row, its frames left to right."""
+    walks = read_npz(os.path.join(run_dir, "walks.npz"), ["slerp"])["slerp"]
+    if walks.ndim != 4 or walks.shape[2:] != (28, 28):
+        raise Unreadable(f"{os.path.join(run_dir, 'walks.npz')}: walks of shape {walks.shape}, "
+                         "not (walks, frames, 28, 28)")
+    return save_grid(walks.reshape(-1, 28, 28), path, nrow=walks.shape[1])
+
+
 def epochs_gif(run_dir, path, fps=2):
     """Lesson 02's fixed-z grid after each epoch (the lesson's epoch_*.png, titled with the
     epoch), one frame each, in 32 grey levels (the grids are grey; few levels keep the GIF
@@ -345,6 +356,12 @@ def quotes(m):
         out.append(("Spearman ρ(W, FD)", f"{m['spearman_w_fd']:.2f}", "rho"))
     if "parzen_ll" in m:
         out.append(("Parzen", f"{m['parzen_ll']:.0f} ± {m['parzen_se']:.1f}", "parzen"))
+    for n in (1000, 100):
+        if f"probe_trained_{n}_mean" in m:
+            out.append((f"D's features, {n:,} labels: test error", f"{m[f'probe_trained_{n}_mean']:.2f}",
+                        f"probe_trained_{n}_mean", "%"))
+    if "walk_slerp_label_changes" in m:
+        out.append(("label changes a walk", f"{m['walk_slerp_label_changes']:.1f}", "walk_slerp_label_changes"))
     if "test_error" in m:
         out.append(("test error", f"{100 * m['test_error']:.2f}", "error", "%"))
     if "label_preservation" in m:
@@ -448,7 +465,7 @@ def make_row(row, run_dir, out):
     meta = checkpoint[1] if checkpoint else {}
     kind = ROWS[row][4]
     written = []
-    if kind != "translations":
+    if kind not in ("translations", "walks"):
         s = read_npz(os.path.join(run_dir, "samples.npz"),
                      ["images"] + (["labels"] if kind == "by_label" else []))
         images = s["images"]
@@ -472,6 +489,8 @@ def make_row(row, run_dir, out):
         picture = grad_norms_plot(row, norms, picture) if norms else None
     elif kind == "translations":
         picture = translations_grid(run_dir, checkpoint, picture)
+    elif kind == "walks":
+        picture = walks_grid(run_dir, picture)
     if picture and picture not in written:
         written.append(picture)
     if meta:

@@ -56,6 +56,11 @@ M09 = RESULTS.get("09_semi_supervised") or {**RESULTS["02_dcgan"], "lesson": "09
                                             "labels": 100, "test_error": 0.0149}
 
 
+M08 = RESULTS.get("08_latent_space") or {"lesson": "08_latent_space", "probe_trained_100_mean": 12.1,
+                                         "probe_trained_1000_mean": 3.66, "walk_slerp_label_changes": 1.4}
+UNRECORDED = {row for row in ("08_latent_space", "09_semi_supervised") if row not in RESULTS}
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     runs, out = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("images")
@@ -78,6 +83,10 @@ def made(tmp_path_factory):
              history={"acc_real": [[s, 0.9] for s in range(1, 100)],
                       "acc_fake": [[s, 0.5] for s in range(1, 100)]})
     fake_run(runs / "09_semi_supervised", "09_semi_supervised", metrics=M09)
+    os.makedirs(runs / "08_latent_space")             # lesson 08: walks.npz and metrics.json
+    frames = np.linspace(0, 1, 10)[None, :, None, None] * np.ones((10, 10, 28, 28), np.float32)
+    np.savez_compressed(runs / "08_latent_space" / "walks.npz", linear=frames, slerp=frames)
+    (runs / "08_latent_space" / "metrics.json").write_text(json.dumps(M08))
     os.makedirs(runs / "01_gan-arch-paper")           # started, not finished: no metrics.json
     proc = run(SCRIPT, str(runs), "--out", str(out), env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -90,7 +99,8 @@ def test_writes_every_picture_within_its_size_limit(made):
                 "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
                 "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
                 "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png",
-                "07_cyclegan.png", "07_cyclegan_measured.png", "09_semi_supervised.png", "gallery.md"]
+                "07_cyclegan.png", "07_cyclegan_measured.png", "08_latent_space.png", "09_semi_supervised.png",
+                "gallery.md"]
     assert sorted(os.listdir(out)) == sorted(expected)
     for name in expected:
         size = os.path.getsize(out / name)
@@ -113,6 +123,9 @@ def test_grids_are_10_by_10_one_row_per_digit_and_07_has_four_rows_a_direction(m
         np.testing.assert_allclose(row, 255 * (1 - (k + 1) / 11), atol=1)
     assert Image.open(out / "01_gan.png").size == (10 * cell, 10 * cell)
     assert Image.open(out / "07_cyclegan.png").size == (10 * cell, 8 * cell)
+    walks = np.asarray(Image.open(out / "08_latent_space.png").convert("L"), float)
+    assert walks.shape == (10 * cell, 10 * cell)        # one walk a row; fake frame t is all t / 9
+    np.testing.assert_allclose(walks[cell // 2, cell // 2::cell], 255 * (1 - np.linspace(0, 1, 10)), atol=1)
 
 
 def test_a_missing_or_unfinished_run_is_one_line_with_its_command(made):
@@ -121,9 +134,8 @@ def test_a_missing_or_unfinished_run_is_one_line_with_its_command(made):
     assert len(lines) == 1 and "01_gan-arch-paper" in lines[0]
     assert f"python lessons/01_gan.py --arch paper --out {runs / '01_gan-arch-paper'}" in lines[0]
     notes = [line for line in proc.stderr.splitlines() if line.startswith("note")]
-    unrecorded = set() if "09_semi_supervised" in RESULTS else {"09_semi_supervised"}
     assert {line.split("'")[0][len("note: "):] for line in notes} == \
-        {"02_dcgan", "06_wgan_gp", "07_cyclegan"} | unrecorded
+        {"02_dcgan", "06_wgan_gp", "07_cyclegan"} | UNRECORDED
 
 
 def rounds_to(text, value):
@@ -144,6 +156,7 @@ def check_value(written, key, m):
              "ab_map": lambda: m["a_to_b"]["ratio_to_best_pixel_map"],
              "ba_map": lambda: m["b_to_a"]["ratio_to_best_pixel_map"],
              "epochs": lambda: m["epochs"], "error": lambda: 100 * m["test_error"],
+             **{k: (lambda k=k: m[k]) for k in m if k.startswith(("probe_", "walk_"))},
              "minutes": lambda: m["epochs"] * m["seconds_per_epoch"] / 60}[key]()
     return rounds_to(written, value)
 
@@ -157,20 +170,21 @@ def test_the_snippet_quotes_each_runs_numbers_in_well_formed_tags(made):
     for text, base, link in [(snippet, ROOT, "docs/results.md"), (gallery, str(out), from_out)]:
         tags = TAG.findall(text)
         assert {row for *_, row, _ in tags} == {"01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan",
-                                                "06_wgan_gp", "07_cyclegan", "09_semi_supervised"}
+                                                "06_wgan_gp", "07_cyclegan", "08_latent_space", "09_semi_supervised"}
         for written, path, row, key in tags:
-            assert path == link and row in {**RESULTS, "09_semi_supervised": M09}, (path, row)
+            assert path == link and row in {**RESULTS, "08_latent_space": M08, "09_semi_supervised": M09}, (path, row)
             with open(runs / row / "metrics.json") as f:
                 assert check_value(written, key, json.load(f)), (row, key, written)
         images = re.findall(r'<img src="([^"]+)"', text)
-        assert len(images) == 9 and images[0].endswith("02_dcgan_epochs.gif")   # the GIF, 8 lessons
+        assert len(images) == 10 and images[0].endswith("02_dcgan_epochs.gif")   # the GIF, 9 lessons
         for image in images:
             assert os.path.exists(os.path.join(base, image)), image
-    by_row = {row: {key for *_, r, key in TAG.findall(snippet) if r == row} for row in [*RESULTS, "09_semi_supervised"]}
+    by_row = {row: {key for *_, r, key in TAG.findall(snippet) if r == row} for row in [*RESULTS, *UNRECORDED]}
     assert {"fd", "score", "classes", "parzen", "epochs", "minutes"} <= by_row["01_gan"]
     assert {"acc", "diversity"} <= by_row["04_cgan"] and "rho" in by_row["03_wgan"]
     assert {"preservation", "ab_map", "ba_map"} <= by_row["07_cyclegan"]
     assert "error" in by_row["09_semi_supervised"]
+    assert {"probe_trained_100_mean", "probe_trained_1000_mean"} <= by_row["08_latent_space"]
 
 
 @pytest.mark.parametrize("name,content", [("samples.npz", b"PK\x03\x04 not a zip"),

@@ -367,6 +367,9 @@ def test_lesson_runs_end_to_end(lesson_run):
         assert f["labelled_idx_1000"].max() < 50000
         labels = np.load(os.path.join(ROOT, "minigan", "data", "mnist.npz"))["y_train"]
         assert (np.bincount(labels[f["labelled_idx_100"][1]], minlength=10) == 10).all()
+    with np.load(out / "walks.npz") as f:                # 2 walks of 3 frames, both ends kept
+        assert f["linear"].shape == f["slerp"].shape == (2, 3, 28, 28)
+        assert np.allclose(f["linear"][:, [0, -1]], f["slerp"][:, [0, -1]], atol=1e-5)
     with open(out / "metrics.json") as f:
         m = json.load(f)
     for key in ("probe_trained_1000_mean", "probe_init_100_std", "probe_pixels_1000_mean",
