@@ -19,6 +19,7 @@ finished run (one with a metrics.json) it writes, into OUT:
                      --arch paper runs of 01 and 04, lesson 07's label preservation and
                      pixel errors per step) and a few training histories (03 and 06: the W
                      estimate per G step; 05: the class head's accuracy)
+  08_latent_space_<name>.png  lesson 08's own pictures (walks, saliency, arithmetic grids)
   02_dcgan_epochs.gif  lesson 02's fixed-z grid at the end of every epoch (epoch_*.png)
   gallery.md         the README's "What each lesson draws" section (paths relative to OUT)
 
@@ -82,6 +83,9 @@ WHAT = {   # what the gallery picture shows
     "translations": "ten test digits per direction; rows: input, translation, cycled back, truth (A → B, then "
                     "B → A)",
 }
+# lesson 08's own pictures, copied for its docs page
+LESSON_PICTURES = ["walk_linear", "walk_slerp", "saliency", "arith_dcgan_ink", "arith_dcgan_slant",
+                   "arith_cgan_ink", "arith_cgan_slant"]
 HISTORIES = {"03_wgan": ["w_estimate"], "05_acgan": ["acc_real", "acc_fake"], "06_wgan_gp": ["w_estimate"]}
 # a recorded value's panel title, and its line's name where several share a panel
 LABELS = {"fd": ("Fréchet distance", None), "w_heldout": ("W estimate on held-out digits", None),
@@ -297,6 +301,27 @@ def translations_grid(run_dir, checkpoint, path, n=10):
     return save_grid(np.concatenate(rows), path, nrow=n)
 
 
+def lesson_pictures(row, run_dir, out, names):
+    """The pictures a lesson drew itself (its own titles on them), as <row>_<name>.png in
+    OUT: copied, or shrunk by halves where one is over the size limit."""
+    written = []
+    for name in names:
+        source = os.path.join(run_dir, f"{name}.png")
+        if not os.path.exists(source):
+            continue
+        read_png(source)                                          # unreadable: one line, exit 1
+        path = os.path.join(out, f"{row}_{name}.png")
+        with Image.open(source) as image:
+            image = image.convert("L")
+            while True:
+                image.save(path, optimize=True)
+                if os.path.getsize(path) <= PNG_LIMIT or min(image.size) < 64:
+                    break
+                image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+        written.append(path)
+    return written
+
+
 def walks_grid(run_dir, path):
     """Lesson 08's slerp walks (walks.npz): one walk a row, its frames left to right."""
     walks = read_npz(os.path.join(run_dir, "walks.npz"), ["slerp"])["slerp"]
@@ -491,6 +516,7 @@ def make_row(row, run_dir, out):
         picture = translations_grid(run_dir, checkpoint, picture)
     elif kind == "walks":
         picture = walks_grid(run_dir, picture)
+        written += lesson_pictures(row, run_dir, out, LESSON_PICTURES)
     if picture and picture not in written:
         written.append(picture)
     if meta:

@@ -87,6 +87,8 @@ def made(tmp_path_factory):
     frames = np.linspace(0, 1, 10)[None, :, None, None] * np.ones((10, 10, 28, 28), np.float32)
     np.savez_compressed(runs / "08_latent_space" / "walks.npz", linear=frames, slerp=frames)
     (runs / "08_latent_space" / "metrics.json").write_text(json.dumps(M08))
+    noise = np.random.default_rng(0).integers(0, 256, (700, 700), dtype=np.uint8)   # over 150 KB as PNG
+    Image.fromarray(noise, "L").save(runs / "08_latent_space" / "walk_linear.png")
     os.makedirs(runs / "01_gan-arch-paper")           # started, not finished: no metrics.json
     proc = run(SCRIPT, str(runs), "--out", str(out), env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -99,7 +101,7 @@ def test_writes_every_picture_within_its_size_limit(made):
                 "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
                 "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
                 "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png",
-                "07_cyclegan.png", "07_cyclegan_measured.png", "08_latent_space.png", "09_semi_supervised.png",
+                "07_cyclegan.png", "07_cyclegan_measured.png", "08_latent_space.png", "08_latent_space_walk_linear.png", "09_semi_supervised.png",
                 "gallery.md"]
     assert sorted(os.listdir(out)) == sorted(expected)
     for name in expected:
