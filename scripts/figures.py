@@ -86,7 +86,7 @@ WHAT = {   # what the gallery picture shows
 # lesson 08's own pictures, copied for its docs page
 LESSON_PICTURES = ["walk_linear", "walk_slerp", "saliency", "arith_dcgan_ink", "arith_dcgan_slant",
                    "arith_cgan_ink", "arith_cgan_slant"]
-HISTORIES = {"03_wgan": ["w_estimate"], "05_acgan": ["acc_real", "acc_fake"], "06_wgan_gp": ["w_estimate"]}
+HISTORIES = {"02_dcgan": ["d_loss", "g_loss"], "03_wgan": ["w_estimate"], "05_acgan": ["acc_real", "acc_fake"], "06_wgan_gp": ["w_estimate"]}
 # a recorded value's panel title, and its line's name where several share a panel
 LABELS = {"fd": ("Fréchet distance", None), "w_heldout": ("W estimate on held-out digits", None),
           "valid_parzen": ("validation Parzen log-likelihood", None),
@@ -95,8 +95,11 @@ LABELS = {"fd": ("Fréchet distance", None), "w_heldout": ("W estimate on held-o
           "ratio_ba": ("error / best per-pixel map", "B → A"),
           "w_estimate": ("W estimate on the training batch", None),
           "acc_real": ("class head accuracy on the batch", "real"),
-          "acc_fake": ("class head accuracy on the batch", "fake")}
-PERCENT = {"label_preservation"}
+          "acc_fake": ("class head accuracy on the batch", "fake"),
+          "d_loss": ("loss on the batch", "D"), "g_loss": ("loss on the batch", "G"),
+          "test_error": ("test error on the 10,000 test digits (%)", "D_avg"),
+          "test_error_raw": ("test error on the 10,000 test digits (%)", "D itself")}
+PERCENT = {"label_preservation", "test_error", "test_error_raw"}
 SKIPPED_KEYS = {"epoch", "step", "sigma"}
 
 

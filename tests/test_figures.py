@@ -97,7 +97,7 @@ def made(tmp_path_factory):
 
 def test_writes_every_picture_within_its_size_limit(made):
     runs, out, _ = made
-    expected = ["01_gan.png", "02_dcgan.png", "02_dcgan_epochs.gif", "03_wgan.png", "03_wgan_samples.png",
+    expected = ["01_gan.png", "02_dcgan.png", "02_dcgan_epochs.gif", "02_dcgan_history.png", "03_wgan.png", "03_wgan_samples.png",
                 "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
                 "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
                 "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png",
