@@ -2,6 +2,7 @@
 
     python scripts/figures.py runs                     # writes docs/images/
     python scripts/figures.py runs --out /tmp/images
+    python scripts/figures.py runs --readme README.md   # and the README's gallery section
 
 RUNS_DIR is the folder the lessons wrote into (`python lessons/02_dcgan.py` writes
 runs/02_dcgan/); each run folder is named like its row of docs/results.json. For every
@@ -537,6 +538,10 @@ def main(argv=None):
     p.add_argument("runs", metavar="RUNS_DIR", help="the folder of the run folders (e.g. runs)")
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "images"),
                    help="where the pictures go (default: docs/images)")
+    p.add_argument("--readme", metavar="PATH",
+                   help="also write the section into this README (e.g. README.md), in place of its "
+                        "section that starts with the same heading, up to the next 'Measured results' "
+                        "line or '## ' heading")
     args = p.parse_args(argv)
     if not os.path.isdir(args.runs):
         print(f"error: no folder {args.runs}", file=sys.stderr)
@@ -575,7 +580,32 @@ def main(argv=None):
             print(f"kept {earlier} (drawn from an earlier run; numbers from docs/results.json)", file=sys.stderr)
     with open(os.path.join(args.out, "gallery.md"), "w") as f:
         f.write(gallery_markdown(made, metrics, args.out, args.out))
-    print(gallery_markdown(made, metrics, args.out, ROOT), end="")
+    section = gallery_markdown(made, metrics, args.out, ROOT)
+    print(section, end="")
+    if args.readme:
+        return write_readme(args.readme, section)
+    return 0
+
+
+def write_readme(path, section):
+    """Replace the README's gallery section (its heading up to the next 'Measured results'
+    paragraph or '## ' heading) with `section`; 1 with one line where it has none."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        print(f"error: cannot read {path} ({exc.strerror})", file=sys.stderr)
+        return 1
+    heading = section.splitlines()[0] + "\n"
+    if heading not in text:
+        print(f"error: {path} has no line {heading.strip()!r} to replace", file=sys.stderr)
+        return 1
+    start = text.index(heading)
+    ends = [i for i in (text.find("\n**Measured results**", start), text.find("\n## ", start + 1)) if i >= 0]
+    end = min(ends) + 1 if ends else len(text)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:start] + section + "\n" + text[end:])
+    print(f"wrote the section into {path}", file=sys.stderr)
     return 0
 
 

@@ -217,3 +217,19 @@ def test_a_picture_of_an_earlier_run_stays_with_its_rows_numbers(made, tmp_path)
     assert [r.split("**")[1] for r in rows] == ["01 GAN", "04 Conditional GAN"]
     fd = f"{RESULTS['01_gan']['frechet_distance']:.2f}"
     assert f'[{fd}](docs/results.md "01_gan fd")' in rows[0]
+
+
+def test_readme_section_is_replaced_in_place_and_the_rest_kept(made, tmp_path):
+    runs, out, _ = made
+    readme = tmp_path / "README.md"
+    readme.write_text("# t\n\n## What each lesson draws\n\nold text\n\n**Measured results**: here\n\n## Layout\n")
+    proc = run(SCRIPT, str(runs), "--out", str(out), "--readme", str(readme),
+               env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = readme.read_text()
+    assert "old text" not in text and text.startswith("# t\n\n## What each lesson draws\n")
+    assert text.count("## What each lesson draws") == 1 and text.endswith("**Measured results**: here\n\n## Layout\n")
+    assert proc.stdout in text
+    readme.write_text("# no such section\n")
+    proc = run(SCRIPT, str(runs), "--out", str(out), "--readme", str(readme))
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith("error:")
