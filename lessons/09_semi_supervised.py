@@ -111,8 +111,8 @@ x_test = backend.asarray(x_test.reshape(len(x_test), -1))
 # D_avg, an average of D's parameters over the recent steps (--average; about the last
 # 1,000 at 0.999), is the classifier that is tested, as improved-gan tests one. At Adam's
 # 3e-3, D's own weights jitter from step to step: after one epoch D may read several points
-# more test digits wrong than after the one before, and late in a run it stays up to 0.3
-# points behind its average (docs/lessons/09_semi_supervised.md). D_avg costs one pass over
+# more test digits wrong than after the one before, and late in a run the two differ by
+# up to 0.3 points either way (docs/lessons/09_semi_supervised.md). D_avg costs one pass over
 # D's parameters per step and never trains.
 
 # %%
