@@ -105,8 +105,9 @@ def collect(drop=(), timing_note=None):
         if not any(k in m for k in ("inception_score", "label_preservation", "test_error")) and \
                 not any(is_readout(k, v) for k, v in m.items()):
             continue                          # a run that measured nothing a row shows
-        m["command"] = m["command"].replace(ROOT + os.sep, "")
-        if timing_note:
+        runs = os.path.realpath(os.path.join(ROOT, "runs"))             # runs/ may be a link
+        m["command"] = m["command"].replace(runs + os.sep, "runs" + os.sep).replace(ROOT + os.sep, "")
+        if timing_note and m.get("seconds_per_epoch"):                    # a timed run, not the ceiling
             m["timing_note"] = timing_note
         row = {k: m[k] for k in FIELDS if k in m}
         row.update({k: v for k, v in m.items() if is_readout(k, v)})
@@ -150,7 +151,7 @@ def semi_supervised_table(rows):
         m = rows[name]
         if "test_error" not in m:
             continue
-        raw = pct(m.get("test_error_raw")) if m.get("test_error_raw") is not None else "-"
+        raw = f"{100 * m['test_error_raw']:.2f}" if m.get("test_error_raw") is not None else "-"
         paper = PAPER_TABLE_1.get(m["labels"], "-") if not m.get("supervised_only") else "-"
         lines.append(f"| {name} | {m['labels']} | {'labels only' if m.get('supervised_only') else 'GAN'} | "
                      f"{m['epochs']} | {m['seconds_per_epoch'] or 0:.0f} | {minutes(m)} | "
