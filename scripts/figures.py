@@ -61,6 +61,8 @@ ROWS = {
     "01_gan-arch-paper": ("01_gan", ["--arch", "paper"], "01 GAN, the paper's nets", "Goodfellow et al. 2014",
                           "samples"),
     "02_dcgan": ("02_dcgan", [], "02 DCGAN", "Radford et al. 2015", "samples"),
+    # the default command on one BLAS thread (the results row of the same name says so)
+    "02_dcgan-threads-1": ("02_dcgan", [], "02 DCGAN", "Radford et al. 2015", "samples"),
     "03_wgan": ("03_wgan", [], "03 WGAN", "Arjovsky et al. 2017", "w_vs_fd"),
     "04_cgan": ("04_cgan", [], "04 Conditional GAN", "Mirza & Osindero 2014", "by_label"),
     "04_cgan-arch-paper": ("04_cgan", ["--arch", "paper"], "04 Conditional GAN, the paper's MLP",
@@ -72,6 +74,9 @@ ROWS = {
     "09_semi_supervised": ("09_semi_supervised", [], "09 Semi-supervised GAN", "Salimans et al. 2016",
                            "samples"),
 }
+# the gallery's rows, one a lesson; a row's picture may come from the run of another row of
+# the same command (ALTERNATIVES) where the default folder has none
+ALTERNATIVES = {"02_dcgan": ["02_dcgan-threads-1"]}
 GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
            "08_latent_space", "09_semi_supervised"]
 WHAT = {   # what the gallery picture shows
@@ -437,13 +442,16 @@ def gallery_markdown(made, metrics, out, base):
              f"[the results]({results_md}) (what each measures: "
              f"[the metrics page]({os.path.relpath(os.path.join(ROOT, 'docs', 'metrics.md'), base)})).", ""]
     gif = os.path.join(out, "02_dcgan_epochs.gif")
-    if "02_dcgan" in made and os.path.exists(gif):
+    if any(row in made for row in ["02_dcgan", *ALTERNATIVES["02_dcgan"]]) and os.path.exists(gif):
         lines += [f'<img src="{os.path.relpath(gif, base)}" width="300" alt="lesson 02: the same 100 z '
                   'after each epoch"><br>How a GAN learns: lesson 02\'s generator on the same 100 noise '
                   "vectors at the end of each epoch.", ""]
-    rows = [row for row in GALLERY if row in made]
+    rows = [next(r for r in [row, *ALTERNATIVES.get(row, [])] if r in made) for row in GALLERY
+            if any(r in made for r in [row, *ALTERNATIVES.get(row, [])])]
     lines += ["| lesson | what it draws, and what it measured |", "|---|---|"] if rows else \
         ["(No finished run to show.)"]
+    undrawn = [ROWS[row][2].split()[0] for row in GALLERY
+               if not any(r in made for r in [row, *ALTERNATIVES.get(row, [])])]
     for row in rows:
         lesson, flags, name, paper, kind = ROWS[row]
         image = os.path.relpath(made[row], base)
@@ -451,6 +459,9 @@ def gallery_markdown(made, metrics, out, base):
                      f'| <img src="{image}" width="300" alt="{name}: {WHAT[kind]}"><br>'
                      f"{WHAT[kind][0].upper() + WHAT[kind][1:]}.<br>"
                      f"{caption(row, metrics[row], results_md)} |")
+    if rows and undrawn:
+        lines += ["", f"Lessons {', '.join(undrawn)}: run the lesson (its command is in the lessons table "
+                      "above), then `python scripts/figures.py runs` adds its picture here."]
     return "\n".join(lines) + "\n"
 
 
@@ -526,7 +537,7 @@ def make_row(row, run_dir, out):
     if meta:
         written += measured_curves(row, meta, out)
         written += history_curves(row, meta, out)
-    if row == "02_dcgan":
+    if row in ("02_dcgan", *ALTERNATIVES["02_dcgan"]):
         gif = epochs_gif(run_dir, os.path.join(out, "02_dcgan_epochs.gif"))
         if gif:
             written.append(gif)
@@ -573,8 +584,8 @@ def main(argv=None):
     except Unreadable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for row in GALLERY:        # drawn from an earlier run: its picture stays, with its row's numbers
-        earlier = os.path.join(args.out, f"{row}.png")
+    for row in GALLERY + [r for rs in ALTERNATIVES.values() for r in rs]:   # drawn from an earlier run:
+        earlier = os.path.join(args.out, f"{row}.png")                  # kept, with its row's numbers
         if row not in made and row in results and os.path.exists(earlier):
             made[row], metrics[row] = earlier, results[row]
             print(f"kept {earlier} (drawn from an earlier run; numbers from docs/results.json)", file=sys.stderr)

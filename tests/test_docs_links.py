@@ -1,0 +1,35 @@
+"""Every picture and every relative link in the README and the docs pages leads to a file
+of the repository: a picture the text shows must exist (scripts/figures.py draws them into
+docs/images/), and a page it points to must be there."""
+import glob
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = sorted([os.path.join(ROOT, "README.md")] + glob.glob(os.path.join(ROOT, "docs", "**", "*.md"),
+                                                             recursive=True))
+# ![alt](path "title"), [text](path "title"), <img src="path">; the path without #anchor
+LINK = re.compile(r'!?\[[^\]]*\]\((?P<md>[^)\s]+)(?:\s+"[^"]*")?\)|<img\s+src="(?P<img>[^"]+)"')
+
+
+def targets(text):
+    for m in LINK.finditer(text):
+        path = (m.group("md") or m.group("img")).split("#")[0]
+        if path and not re.match(r"[a-z]+:", path):              # http:, https:, mailto:
+            yield text.count("\n", 0, m.start()) + 1, path
+
+
+def test_the_pattern_finds_pictures_links_and_img_tags():
+    text = '![a](images/x.png)\n[b](../results.md "02_dcgan fd")\n<img src="y.gif" width="3">\n[c](https://e.org)'
+    assert list(targets(text)) == [(1, "images/x.png"), (2, "../results.md"), (3, "y.gif")]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_every_relative_link_and_picture_exists(page):
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    missing = [f"{os.path.relpath(page, ROOT)}:{line}: {path}" for line, path in targets(text)
+               if not os.path.exists(os.path.normpath(os.path.join(os.path.dirname(page), path)))]
+    assert not missing, "links to files that do not exist:\n" + "\n".join(missing)
