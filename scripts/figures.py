@@ -563,6 +563,8 @@ def main(argv=None):
     try:
         for row in ROWS:
             run_dir = os.path.join(args.runs, row)
+            if not os.path.isdir(run_dir) and row in {r for rs in ALTERNATIVES.values() for r in rs}:
+                continue                                  # an optional stand-in for a default run
             if not os.path.isdir(run_dir):
                 print(f"skipped {row}: no {run_dir}; `{command(row, args.runs)}` makes it", file=sys.stderr)
                 continue

@@ -233,3 +233,20 @@ def test_readme_section_is_replaced_in_place_and_the_rest_kept(made, tmp_path):
     readme.write_text("# no such section\n")
     proc = run(SCRIPT, str(runs), "--out", str(out), "--readme", str(readme))
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+def test_a_stand_in_run_of_the_same_command_fills_its_lessons_row(made, tmp_path):
+    """runs/02_dcgan-threads-1 (the default command on one thread) draws lesson 02's row
+    when runs/02_dcgan is absent; the lessons without a picture are named under the table."""
+    runs, _, _ = made
+    only = tmp_path / "runs"
+    os.makedirs(only)
+    os.symlink(runs / "02_dcgan", only / "02_dcgan-threads-1")
+    out = tmp_path / "images"
+    proc = run(SCRIPT, str(only), "--out", str(out), env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| **")]
+    assert len(rows) == 1 and rows[0].startswith("| **02 DCGAN**") and "02_dcgan-threads-1.png" in rows[0]
+    assert "02_dcgan_epochs.gif" in proc.stdout
+    assert "Lessons 01, 03, 04, 05, 06, 07, 08, 09: run the lesson" in proc.stdout
+    assert not any("02_dcgan-threads-1" in line for line in proc.stderr.splitlines() if line.startswith("skipped"))
