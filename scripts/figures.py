@@ -77,6 +77,12 @@ ROWS = {
 # the gallery's rows, one a lesson; a row's picture may come from the run of another row of
 # the same command (ALTERNATIVES) where the default folder has none
 ALTERNATIVES = {"02_dcgan": ["02_dcgan-threads-1"]}
+STAND_INS = {r for rows in ALTERNATIVES.values() for r in rows}
+
+
+def runs_of(row):
+    """The rows whose run can draw `row`'s gallery picture, the default first."""
+    return [row, *ALTERNATIVES.get(row, [])]
 GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
            "08_latent_space", "09_semi_supervised"]
 WHAT = {   # what the gallery picture shows
@@ -318,15 +324,17 @@ def lesson_pictures(row, run_dir, out, names):
         source = os.path.join(run_dir, f"{name}.png")
         if not os.path.exists(source):
             continue
-        read_png(source)                                          # unreadable: one line, exit 1
         path = os.path.join(out, f"{row}_{name}.png")
-        with Image.open(source) as image:
-            image = image.convert("L")
-            while True:
-                image.save(path, optimize=True)
-                if os.path.getsize(path) <= PNG_LIMIT or min(image.size) < 64:
-                    break
-                image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+        try:
+            with Image.open(source) as opened:
+                image = opened.convert("L")
+        except Exception as exc:                                  # unreadable: one line, exit 1
+            raise Unreadable(f"{source} is not a readable PNG ({type(exc).__name__})") from None
+        while True:
+            image.save(path, optimize=True)
+            if os.path.getsize(path) <= PNG_LIMIT or min(image.size) < 64:
+                break
+            image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
         written.append(path)
     return written
 
@@ -442,16 +450,15 @@ def gallery_markdown(made, metrics, out, base):
              f"[the results]({results_md}) (what each measures: "
              f"[the metrics page]({os.path.relpath(os.path.join(ROOT, 'docs', 'metrics.md'), base)})).", ""]
     gif = os.path.join(out, "02_dcgan_epochs.gif")
-    if any(row in made for row in ["02_dcgan", *ALTERNATIVES["02_dcgan"]]) and os.path.exists(gif):
+    if any(row in made for row in runs_of("02_dcgan")) and os.path.exists(gif):
         lines += [f'<img src="{os.path.relpath(gif, base)}" width="300" alt="lesson 02: the same 100 z '
                   'after each epoch"><br>How a GAN learns: lesson 02\'s generator on the same 100 noise '
                   "vectors at the end of each epoch.", ""]
-    rows = [next(r for r in [row, *ALTERNATIVES.get(row, [])] if r in made) for row in GALLERY
-            if any(r in made for r in [row, *ALTERNATIVES.get(row, [])])]
+    drawn = {row: [r for r in runs_of(row) if r in made] for row in GALLERY}
+    rows = [found[0] for found in drawn.values() if found]
     lines += ["| lesson | what it draws, and what it measured |", "|---|---|"] if rows else \
         ["(No finished run to show.)"]
-    undrawn = [ROWS[row][2].split()[0] for row in GALLERY
-               if not any(r in made for r in [row, *ALTERNATIVES.get(row, [])])]
+    undrawn = [ROWS[row][2].split()[0] for row, found in drawn.items() if not found]
     for row in rows:
         lesson, flags, name, paper, kind = ROWS[row]
         image = os.path.relpath(made[row], base)
@@ -537,7 +544,7 @@ def make_row(row, run_dir, out):
     if meta:
         written += measured_curves(row, meta, out)
         written += history_curves(row, meta, out)
-    if row in ("02_dcgan", *ALTERNATIVES["02_dcgan"]):
+    if row in runs_of("02_dcgan"):
         gif = epochs_gif(run_dir, os.path.join(out, "02_dcgan_epochs.gif"))
         if gif:
             written.append(gif)
@@ -563,7 +570,7 @@ def main(argv=None):
     try:
         for row in ROWS:
             run_dir = os.path.join(args.runs, row)
-            if not os.path.isdir(run_dir) and row in {r for rs in ALTERNATIVES.values() for r in rs}:
+            if not os.path.isdir(run_dir) and row in STAND_INS:
                 continue                                  # an optional stand-in for a default run
             if not os.path.isdir(run_dir):
                 print(f"skipped {row}: no {run_dir}; `{command(row, args.runs)}` makes it", file=sys.stderr)
@@ -586,7 +593,7 @@ def main(argv=None):
     except Unreadable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for row in GALLERY + [r for rs in ALTERNATIVES.values() for r in rs]:   # drawn from an earlier run:
+    for row in GALLERY + sorted(STAND_INS):                 # drawn from an earlier run:
         earlier = os.path.join(args.out, f"{row}.png")                  # kept, with its row's numbers
         if row not in made and row in results and os.path.exists(earlier):
             made[row], metrics[row] = earlier, results[row]
