@@ -13,18 +13,18 @@ D takes one step up V, then G one step. G maximises log D(G(z)) by default, the 
 non-saturating loss (sec. 3): the same fixed point, but a strong gradient while D still
 rejects every sample; --g-loss minimax descends log(1 - D(G(z))) as eq. 1 writes it.
 
-Networks (minigan/models.py), z 100-d, drawn N(0, I) by both (--noise):
+Networks (minigan/models.py), z 100-d (--noise):
   --arch mlp    (default; PyTorch-GAN's gan.py) G z -> 128 -> 256 -> 512 -> 1024 -> 784,
                 tanh, LeakyReLU 0.2, BatchNorm after every hidden layer but the first;
                 D 784 -> 512 -> 256 -> 1 logit, LeakyReLU 0.2. Adam 2e-4, beta1 0.5,
-                batch 64, 30 epochs; a D step, then a G step through the updated D.
+                batch 64, 30 epochs, z ~ N(0, I); a D step, then a G step through the
+                updated D.
   --arch paper  the authors' mnist.yaml (goodfeli/adversarial): G z -> 1200 ReLU -> 1200
                 ReLU -> 784 sigmoid; D 784 -> maxout 240x5 -> maxout 240x5 -> 1 logit,
                 dropout in D. One forward pass updates both nets (their AdversaryCost2);
                 SGD, batch 100, lr 0.1 / 1.000004^step, momentum 0.5 -> 0.7 by epoch 250;
-                150 epochs; the G kept is the one with the best validation Parzen estimate.
-                The yaml's latest commit sets noise: 'uniform', z ~ U(-sqrt 3, sqrt 3)
-                (mean 0, variance 1, as here): --noise uniform; the default draws N(0, I).
+                150 epochs; z ~ U(-sqrt 3, sqrt 3) (the yaml's noise: 'uniform'; mean 0,
+                variance 1); the G kept is the one with the best validation Parzen estimate.
 
 What to look for: the epoch grids (epoch_NNN.png) turn from grey noise into strokes
 within a few epochs, and into digits by the end. With --g-loss minimax, G's logged loss
@@ -55,23 +55,30 @@ from minigan.models import gan_paper_mnist, mlp_gan
 from minigan.optim import SGD, Adam, exponential_decay, linear_momentum
 
 LESSON = "01_gan"
-ARCHS = {"mlp": dict(epochs=30, batch_size=64, lr=2e-4),      # Adam, PyTorch-GAN's gan.py
-         "paper": dict(epochs=150, batch_size=100, lr=0.1)}    # SGD, the authors' mnist.yaml
+ARCHS = {"mlp": dict(epochs=30, batch_size=64, lr=2e-4, noise="gaussian"),   # PyTorch-GAN's gan.py
+         "paper": dict(epochs=150, batch_size=100, lr=0.1, noise="uniform")}  # the authors' mnist.yaml
 parser = train.make_parser(LESSON, __doc__, batch_size=None, lr=None, b1=0.5,
                            sample_interval=500, arch_table=ARCHS)
 parser.add_argument("--arch", choices=tuple(ARCHS), default="mlp",
                     help="mlp (PyTorch-GAN style, default) or paper (Goodfellow et al.'s nets)")
-parser.add_argument("--noise", choices=("gaussian", "uniform"), default="gaussian",
-                    help="z ~ N(0, I) (default) or U(-sqrt 3, sqrt 3) per coordinate, the same mean "
-                         "and variance (the noise of the authors' latest mnist.yaml)")
+parser.add_argument("--noise", choices=("gaussian", "uniform"), default=None,
+                    help=train.arch_defaults_help(
+                        ARCHS, "noise", "z ~ N(0, I), or U(-sqrt 3, sqrt 3) per coordinate: the same "
+                        "mean and variance, the noise of the authors' latest mnist.yaml"))
 parser.add_argument("--g-loss", choices=("non-saturating", "minimax"), default="non-saturating",
                     help="G maximises log D(G(z)) (default) or minimises log(1 - D(G(z))) (eq. 1)")
 parser.add_argument("--select-every", type=train.positive_int, default=5, metavar="N",
                     help="--arch paper: every N epochs, score G on the validation split "
                          "(Parzen) and keep the best G for the final samples (default: %(default)s)")
+parser.add_argument("--schedule-shift", type=train.non_negative_int, default=0, metavar="EPOCHS",
+                    help="--arch paper: run the lr and momentum schedule EPOCHS epochs ahead, e.g. "
+                         "1350 with --resume from epoch 150 trains at epoch 1,500's lr, 0.005 "
+                         "(default: %(default)s)")
 args = train.apply_arch_defaults(parser.parse_args([] if "ipykernel" in sys.modules else None), ARCHS)
-train.setup(args)
 PAPER = args.arch == "paper"
+if args.schedule_shift and not PAPER:
+    parser.error("--schedule-shift: only --arch paper has a schedule to shift")
+train.setup(args)
 
 # %% [markdown]
 # ## The networks
@@ -198,10 +205,11 @@ def paper_schedule(epoch):
     (ExponentialDecay); momentum rises from 0.5 at epoch 1 to 0.7 at epoch 250
     (MomentumAdjustor start 1, saturate 250). minigan's SGD applies lr to the velocity
     (PyTorch's form); pylearn2 puts it inside. With lr changing by 4e-6 per step the two
-    differ by about 1e-5 of a step."""
+    differ by about 1e-5 of a step. --schedule-shift S evaluates both S epochs later."""
+    shift_steps = args.schedule_shift * len(data)
     for opt in (opt_G, opt_D):
-        opt.lr = exponential_decay(args.lr, opt.t, 1.000004, 1e-6)
-        opt.momentum = linear_momentum(epoch + 1, 1, 250, 0.5, 0.7)
+        opt.lr = exponential_decay(args.lr, opt.t + shift_steps, 1.000004, 1e-6)
+        opt.momentum = linear_momentum(epoch + 1 + args.schedule_shift, 1, 250, 0.5, 0.7)
 
 
 def select_model(epoch):

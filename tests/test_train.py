@@ -41,20 +41,36 @@ def test_short_run_writes_everything(tmp_path, name, extra):
     assert images.min() >= 0 and images.max() <= 1 and images.std() > 0
 
 
-def test_01_noise_uniform_draws_other_z_with_the_same_seed(tmp_path):
-    """--noise uniform (the authors' latest mnist.yaml) changes every z, grid and training alike."""
-    grids = {}
-    for noise in ("gaussian", "uniform"):
-        out = tmp_path / noise
-        lesson("01_gan.py", *QUICK, "--arch", "paper", "--noise", noise, "--epochs", "1", "--no-eval",
-               "--out", str(out))
+def test_01_noise_default_follows_arch_and_uniform_draws_other_z(tmp_path):
+    """--arch paper draws the authors' latest mnist.yaml's uniform z unless told otherwise,
+    --arch mlp a Gaussian; the two noises change every z, grid and training alike."""
+    runs = {}
+    for name, flags in {"paper": ["--arch", "paper"], "paper-gaussian": ["--arch", "paper", "--noise", "gaussian"],
+                        "mlp": []}.items():
+        out = tmp_path / name
+        lesson("01_gan.py", *QUICK, *flags, "--epochs", "1", "--no-eval", "--out", str(out))
         with np.load(out / "checkpoint.npz") as f:
-            meta = json.loads(str(f["__meta__"]))
-        assert meta["args"]["noise"] == noise
-        grids[noise] = checkpoint_arrays(out / "checkpoint.npz")
-    assert any(not np.array_equal(grids["gaussian"][k], grids["uniform"][k]) for k in grids["gaussian"])
+            runs[name] = json.loads(str(f["__meta__"]))["args"]["noise"], checkpoint_arrays(out / "checkpoint.npz")
+    assert [runs[k][0] for k in ("paper", "paper-gaussian", "mlp")] == ["uniform", "gaussian", "gaussian"]
+    uniform, gaussian = runs["paper"][1], runs["paper-gaussian"][1]
+    assert any(not np.array_equal(gaussian[k], uniform[k]) for k in gaussian)
     proc = lesson("01_gan.py", *QUICK, "--noise", "laplace", "--out", str(tmp_path / "x"), check=False)
     assert proc.returncode == 2 and "--noise" in proc.stderr
+
+
+def test_01_schedule_shift_trains_at_a_later_epochs_rate(tmp_path):
+    """--schedule-shift S: the rate of each step is the unshifted schedule's S epochs of
+    steps later, and the flag is refused for --arch mlp."""
+    lesson("01_gan.py", *QUICK, "--arch", "paper", "--epochs", "1", "--schedule-shift", "1350",
+           "--out", str(tmp_path))
+    with np.load(tmp_path / "checkpoint.npz") as f:
+        meta = json.loads(str(f["__meta__"]))
+    steps = meta["steps_per_epoch"]                              # 256 digits / 64 = 4
+    g = meta["optim_scalars"]["G"]
+    # the last step's rate: 0.1 / 1.000004^(t - 1 + 1350 epochs of steps), t counted after it
+    assert g["lr"] == pytest.approx(0.1 / 1.000004 ** (g["t"] - 1 + 1350 * steps), rel=1e-12)
+    proc = lesson("01_gan.py", *QUICK, "--schedule-shift", "10", "--out", str(tmp_path / "x"), check=False)
+    assert proc.returncode == 2 and "--schedule-shift" in proc.stderr
 
 
 def test_dcgan_g_steps_updates_g_that_many_times_per_d_step(tmp_path):
