@@ -61,8 +61,6 @@ ROWS = {
     "01_gan-arch-paper": ("01_gan", ["--arch", "paper"], "01 GAN, the paper's nets", "Goodfellow et al. 2014",
                           "samples"),
     "02_dcgan": ("02_dcgan", [], "02 DCGAN", "Radford et al. 2015", "samples"),
-    # the default command on one BLAS thread (the results row of the same name says so)
-    "02_dcgan-threads-1": ("02_dcgan", [], "02 DCGAN", "Radford et al. 2015", "samples"),
     "03_wgan": ("03_wgan", [], "03 WGAN", "Arjovsky et al. 2017", "w_vs_fd"),
     "04_cgan": ("04_cgan", [], "04 Conditional GAN", "Mirza & Osindero 2014", "by_label"),
     "04_cgan-arch-paper": ("04_cgan", ["--arch", "paper"], "04 Conditional GAN, the paper's MLP",
@@ -75,9 +73,13 @@ ROWS = {
                            "samples"),
 }
 # the gallery's rows, one a lesson; a row's picture may come from the run of another row of
-# the same command (ALTERNATIVES) where the default folder has none
-ALTERNATIVES = {"02_dcgan": ["02_dcgan-threads-1"]}
+# the same command (ALTERNATIVES) where the default folder has none: <row>-threads-1, the
+# default command on one BLAS thread (the results row of that name says so)
+ALTERNATIVES = {row: [f"{row}-threads-1"] for row in ("01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan",
+                                                      "06_wgan_gp", "07_cyclegan")}
 STAND_INS = {r for rows in ALTERNATIVES.values() for r in rows}
+DEFAULT_ROW = {stand_in: row for row, stand_ins in ALTERNATIVES.items() for stand_in in stand_ins}
+ROWS.update({stand_in: ROWS[row] for stand_in, row in DEFAULT_ROW.items()})
 
 
 def runs_of(row):
@@ -497,7 +499,7 @@ def measured_curves(row, meta, out):
 
 def history_curves(row, meta, out):
     history = meta.get("history", {})
-    series = {k: history[k] for k in HISTORIES.get(row, []) if history.get(k)}
+    series = {k: history[k] for k in HISTORIES.get(DEFAULT_ROW.get(row, row), []) if history.get(k)}
     if not series:
         return []
     g_steps = "w_estimate" in series                  # lessons 03 and 06 count G steps
