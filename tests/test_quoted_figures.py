@@ -16,7 +16,9 @@ seconds_per_epoch / 60), epochs, spread, spread_real, diversity, rho (spearman_w
 w_heldout (the held-out W at some checkpoint; w_heldout@N: at epoch N), preservation
 (label preservation, %), error, error_raw (lesson 09's test_error, test_error_raw, %), ab_nothing, ab_map, ba_nothing, ba_map (lesson 07's
 ratio_to_identity / ratio_to_best_pixel_map of a_to_b / b_to_a), any numeric top-level
-field by its own name, or FIELD.NAME for a number inside one (a_to_b.pixel_error). The written number must equal the stored value rounded to the
+field by its own name, or FIELD.NAME for a number inside one (a_to_b.pixel_error); any
+of these followed by @pct is the stored share written in %: 79% [08_latent_space
+arith_cgan_ink_z_k3_kept@pct] for a stored 0.79. The written number must equal the stored value rounded to the
 decimals written: 3.9 and 3.89 both match 3.8908, and "34" matches 33.52 minutes.
 Numbers that are not rows of docs/results.json (ablations) stay plain, with their command.
 """
@@ -135,6 +137,11 @@ def _stored(row, key):
     if key in TRANSLATION:
         direction, ratio = TRANSLATION[key]
         return field(direction)[ratio]
+    if key.endswith("@pct"):                                # a stored share, written in %
+        value = _stored(row, key[:-len("@pct")])
+        if isinstance(value, tuple):
+            raise KeyError(f"{key!r}: @pct takes one number")
+        return 100 * value
     if key.startswith("w_heldout"):
         points = field("w_heldout")
         if "@" in key:
@@ -291,6 +298,13 @@ def test_a_wrong_row_or_key_fails():
     assert second.startswith("lessons/02_dcgan.py:2:") and "unknown key 'scor'" in second
     assert third.startswith("lessons/02_dcgan.py:3:") and "no 'label_accuracy'" in third
     assert "unknown key 'a_to_b.ratio'" in fourth and "not a number" in fifth
+
+
+def test_a_share_written_in_percent():
+    assert check_text("8.92% [02_dcgan min_class_share@pct] 9% [02_dcgan min_class_share@pct]",
+                      LESSON_FILE, RESULTS) == []
+    (msg,) = check_text("0.09% [02_dcgan min_class_share@pct]", LESSON_FILE, RESULTS)
+    assert "stored 8.92" in msg
 
 
 def test_ranges_and_errors_are_checked_on_both_ends():
