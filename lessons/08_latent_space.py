@@ -15,7 +15,8 @@ lesson 04's conditional G and measures the paper's three claims about them.
      Smooth change, not jumps, says G did not memorise: label changes, confident frames,
      the largest step in the classifier's feature space as a multiple of the mean one.
   3. arith (sec. 6.3.2): "thick - thin" and "leaning right - leaning left" as differences
-     of averaged z (K = 1, 3, 10 exemplars), added to 1,000 new z; the same in pixels.
+     of averaged z (K = 1, 3, 10 exemplars), added to 1,000 new z; the same in pixels, at
+     full length and scaled to z's move; the mean of 10 draws of exemplars and z.
   4. guided (sec. 6.2): guided backpropagation (minigan.layers.activations.guided) of the
      strongest features of D's last conv layer, trained D against D at initialisation.
 
@@ -101,6 +102,9 @@ parser.add_argument("--confidence", type=train.fraction, default=0.9, metavar="P
                     help="a sample counts as --digit if the classifier reads it so with "
                          "probability >= P (default: %(default)s; 0: lesson 02's samples read "
                          "as --digit, every lesson 04 sample asked for it)")
+parser.add_argument("--arith-repeats", type=train.positive_int, default=10, metavar="R",
+                    help="independent draws of exemplars and new z the arithmetic is averaged "
+                         "over (default: %(default)s)")
 parser.add_argument("--arith-z", type=train.positive_int, default=1000, metavar="N",
                     help="new z each concept vector is added to (default: %(default)s)")
 parser.add_argument("--saliency-digits", type=train.positive_int, default=500, metavar="N",
@@ -325,7 +329,10 @@ if "walk" in sections:
 # (and with the least), the K leaning furthest right (and left); the difference of their
 # mean z is the concept vector, added at full length to new z of every digit. The paper's
 # baseline, "adding the samples in pixel space", adds the difference of the exemplars'
-# mean images instead.
+# mean images instead; it moves the attribute less far than the z vector does, so it is
+# also scaled until the mean move equals z's (probe.matched_pixel_step): the two spaces
+# compared at the same move. Which exemplars the 200 samples hold moves the numbers by up
+# to 10-20 points, so the construction is repeated on --arith-repeats independent draws.
 
 # %%
 if "arith" in sections:
@@ -334,8 +341,10 @@ if "arith" in sections:
                       lambda z, labels: in_chunks(generate, z)),
             "cgan": (lambda n: rng.uniform(-1, 1, (n, cgan_args["latent_dim"])),   # lesson 04's z
                      lambda z, labels: in_chunks(generate_conditional, z, labels))}
-    for g, (noise, sample) in gens.items():
-        codes, pool, drawn = [], [], 0        # samples of --digit, read so with p >= 0.9
+
+    def exemplar_pool(g, noise, sample):
+        """--exemplars of G's samples of --digit (read so with p >= --confidence): (z, images)."""
+        codes, pool, drawn = [], [], 0
         while sum(map(len, codes)) < args.exemplars:
             if drawn >= max(50 * args.exemplars, 5000):
                 train.fail(f"{g}'s G drew only {sum(map(len, codes))} samples read as a "
@@ -350,27 +359,45 @@ if "arith" in sections:
             codes.append(z[keep])
             pool.append(images[keep])
             drawn += 500
-        codes, pool = np.concatenate(codes)[:args.exemplars], np.concatenate(pool)[:args.exemplars]
-        z_new = noise(args.arith_z)
-        labels = np.arange(args.arith_z) % 10                       # for lesson 04's G
-        base = sample(z_new, labels)
-        _, p_base = features_and_probs(base)
-        for attr, measure in probe.ATTRIBUTES.items():
-            values = measure(pool)
-            for k in KS:
-                v, high, low = probe.concept_vector(codes, values, k)
-                moved = sample(z_new + v, labels)
-                pixel = np.clip(base + pool[high].mean(0) - pool[low].mean(0), 0, 1)
-                for space, after in (("z", moved), ("pixel", pixel)):
-                    stats = probe.arithmetic_stats(base, after, p_base, features_and_probs(after)[1], attr)
-                    for key, value in stats.items():
-                        metrics[f"arith_{g}_{attr}_{space}_k{k}_{key}"] = value
-                if k == 3:                    # the paper's K: exemplars, before, z-space, pixels
-                    blank = np.zeros((10 - 2 * k, 28, 28))
-                    rows = [pool[high], blank, pool[low], base[:10], moved[:10], pixel[:10]]
-                    plot.save_grid(np.concatenate(rows), os.path.join(args.out, f"arith_{g}_{attr}.png"),
-                                   nrow=10, title=f"{g} {attr}: exemplars (3 high | 3 low), "
-                                                  "new z, + vector in z, + vector in pixels")
+        return np.concatenate(codes)[:args.exemplars], np.concatenate(pool)[:args.exemplars]
+
+    # every repeat: a new pool of exemplars and 1,000 new z; the metrics are the means over
+    # the repeats (and _sd their spread), the grids show the first
+    labels = np.arange(args.arith_z) % 10                           # for lesson 04's G
+    found = {}
+    for g, (noise, sample) in gens.items():
+        for r in range(args.arith_repeats):
+            codes, pool = exemplar_pool(g, noise, sample)
+            z_new = noise(args.arith_z)
+            base = sample(z_new, labels)
+            _, p_base = features_and_probs(base)
+            for attr, measure in probe.ATTRIBUTES.items():
+                values = measure(pool)
+                for k in KS:
+                    v, high, low = probe.concept_vector(codes, values, k)
+                    moved = sample(z_new + v, labels)
+                    difference = pool[high].mean(0) - pool[low].mean(0)     # in pixels
+                    pixel = np.clip(base + difference, 0, 1)
+                    stats = {space: probe.arithmetic_stats(base, after, p_base, features_and_probs(after)[1], attr)
+                             for space, after in (("z", moved), ("pixel", pixel))}
+                    # the pixel vector scaled to move the attribute as far as the z vector did
+                    scale, matched = probe.matched_pixel_step(base, difference, attr, stats["z"]["move"])
+                    stats["matched"] = {**probe.arithmetic_stats(base, matched, p_base,
+                                                                 features_and_probs(matched)[1], attr),
+                                        "scale": scale}
+                    for space, st in stats.items():
+                        for key, value in st.items():
+                            found.setdefault(f"arith_{g}_{attr}_{space}_k{k}_{key}", []).append(value)
+                    if k == 3 and r == 0:     # the paper's K: exemplars, before, z, pixels, scaled
+                        blank = np.zeros((10 - 2 * k, 28, 28))
+                        rows = [pool[high], blank, pool[low], base[:10], moved[:10], pixel[:10], matched[:10]]
+                        plot.save_grid(np.concatenate(rows), os.path.join(args.out, f"arith_{g}_{attr}.png"),
+                                       nrow=10, title=f"{g} {attr}: exemplars (3 high | 3 low), new z, + vector "
+                                                      "in z, + vector in pixels, scaled to z's move")
+    for key, values in found.items():
+        metrics[key] = float(np.mean(values))
+        metrics[key + "_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        metrics[key + "_repeats"] = [float(v) for v in values]
     timings["arith"] = time.perf_counter() - t0
     save_metrics()
 
@@ -429,13 +456,16 @@ if "walk" in sections:
                      f"{metrics[f'walk_{kind}_max_step_ratio']:>17.2f}"
                      f"{metrics[f'walk_{kind}_norm_min']:>17.2f}")
 if "arith" in sections:
-    lines.append("arithmetic (% moved the intended way / % digit kept)   K=1        K=3        K=10")
+    lines.append(f"arithmetic (% moved the intended way / % digit kept +- sd over {args.arith_repeats} draws)")
+    lines.append(f"  {'':<55}" + "".join(f"{f'K={k}':<16}" for k in KS))
     for g in ("dcgan", "cgan"):
         for attr in probe.ATTRIBUTES:
-            for space in ("z", "pixel"):
-                cells = [f"{100 * metrics[f'arith_{g}_{attr}_{space}_k{k}_moved']:3.0f}/"
-                         f"{100 * metrics[f'arith_{g}_{attr}_{space}_k{k}_kept']:3.0f}" for k in KS]
-                lines.append(f"  {g:<6}{attr:<6}{space:<43}" + "    ".join(cells))
+            for space in ("z", "pixel", "matched"):
+                key = f"arith_{g}_{attr}_{space}_k"
+                cells = [f"{100 * metrics[f'{key}{k}_moved']:3.0f}/{100 * metrics[f'{key}{k}_kept']:3.0f}"
+                         f" +-{100 * metrics[f'{key}{k}_kept_sd']:3.0f}" for k in KS]
+                name = {"matched": "pixel, scaled to z's move"}.get(space, space)
+                lines.append(f"  {g:<6}{attr:<6}{name:<43}" + "    ".join(cells))
 if "guided" in sections:
     lines.append(f"saliency on strokes: trained D {100 * metrics['guided_stroke_share_trained']:.1f}%, "
                  f"D at initialisation {100 * metrics['guided_stroke_share_init']:.1f}% "

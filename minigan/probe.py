@@ -313,6 +313,24 @@ def arithmetic_stats(before, after, probs_before, probs_after, attribute):
             "move": move, "move_sd": move / max(float(a0.std()), 1e-12)}
 
 
+def matched_pixel_step(before, difference, attribute, target, iters=40, max_scale=8.0):
+    """The scale s for which clip(before + s * difference, 0, 1) moves the attribute by
+    `target` on average: the pixel-space vector made to move the attribute as far as the
+    z-space vector did, so that the two are compared at the same move. The mean move grows
+    with s while the clipping lets it (bisection on [0, max_scale]); a target out of reach
+    gives max_scale. Returns (s, the images at s)."""
+    f = ATTRIBUTES[attribute]
+    a0 = f(before).mean()
+    step = lambda s: np.clip(before + s * difference, 0, 1)
+    lo, hi = 0.0, max_scale
+    if f(step(hi)).mean() - a0 < target:
+        return hi, step(hi)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(step(mid)).mean() - a0 < target else (lo, mid)
+    return hi, step(hi)
+
+
 # ----------------------------------------------------------------------------- saliency
 
 

@@ -191,13 +191,17 @@ def readout_table(rows):
             for k in walks:
                 out.append(f"| {k} | {m[f'walk_{k}_label_changes']:.1f} | {100 * m[f'walk_{k}_confident']:.0f} "
                            f"| {m[f'walk_{k}_max_step_ratio']:.2f} |")
-        arith = sorted({k.rsplit("_k", 1)[0] for k in m if k.startswith("arith_") and k.endswith("_moved")})
+        arith = sorted({k.rsplit("_k", 1)[0] for k in m if k.startswith("arith_") and k.endswith("_moved")},
+                       key=lambda a: (a.split("_")[1], a.split("_")[2], ("z", "pixel", "matched").index(a.split("_")[3])))
         if arith:
             out.append("\nArithmetic: the share (%) of 1,000 new samples whose attribute moved the intended "
-                       "way / whose digit was kept, by exemplars K.\n\n| generator, attribute, space | K = 1 "
-                       "| K = 3 | K = 10 |\n|---|---|---|---|")
+                       "way / whose digit was kept, by exemplars K, the mean over independent draws of "
+                       "exemplars and samples (± the kept share's spread); \"matched\": the pixel vector "
+                       "scaled to move the attribute as far as the z vector did.\n\n| generator, attribute, "
+                       "space | K = 1 | K = 3 | K = 10 |\n|---|---|---|---|")
             for a in arith:
                 cells = [f"{100 * m[f'{a}_k{k}_moved']:.0f} / {100 * m[f'{a}_k{k}_kept']:.0f}"
+                         + (f" ± {100 * m[f'{a}_k{k}_kept_sd']:.0f}" if f"{a}_k{k}_kept_sd" in m else "")
                          if f"{a}_k{k}_moved" in m else "-" for k in (1, 3, 10)]
                 out.append(f"| {a[len('arith_'):].replace('_', ', ')} | " + " | ".join(cells) + " |")
         if "guided_stroke_share_trained" in m:

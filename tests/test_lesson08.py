@@ -199,6 +199,22 @@ def test_concept_vector_and_arithmetic_stats():
     assert stats["moved"] == 0.75 and stats["kept"] == 0.75 and stats["move"] == 0.75
 
 
+def test_matched_pixel_step_moves_the_attribute_as_far_as_asked():
+    """Bisection on the scale: the mean ink gain hits the target, clipping included; a
+    target beyond what clipping allows returns the largest scale."""
+    rng = np.random.default_rng(0)
+    before = rng.uniform(0, 1, (50, 28, 28)) * (rng.uniform(0, 1, (50, 28, 28)) < 0.2)
+    difference = np.zeros((28, 28))
+    difference[5:20, 12:16] = 0.5                         # a bar of ink, 60 pixels
+    gain = lambda images: (images.sum(axis=(1, 2)) - before.sum(axis=(1, 2))).mean()
+    scale, after = probe.matched_pixel_step(before, difference, "ink", 20.0)
+    assert abs(gain(after) - 20.0) < 1e-6 and 0 < scale < 8
+    np.testing.assert_array_equal(after, np.clip(before + scale * difference, 0, 1))
+    assert gain(np.clip(before + 0.5 * difference, 0, 1)) < 20.0 < gain(np.clip(before + difference, 0, 1))
+    scale, after = probe.matched_pixel_step(before, difference, "ink", 1e3)   # > 60 pixels of ink
+    assert scale == 8.0 and np.array_equal(after, np.clip(before + 8 * difference, 0, 1))
+
+
 # ----------------------------------------------------------------------------- guided
 
 
@@ -375,6 +391,7 @@ def test_lesson_runs_end_to_end(lesson_run):
     for key in ("probe_trained_1000_mean", "probe_init_100_std", "probe_pixels_1000_mean",
                 "probe_supervised_100_mean", "walk_slerp_label_changes", "walk_linear_max_step_ratio",
                 "arith_cgan_slant_z_k3_kept", "arith_dcgan_ink_pixel_k10_moved",
+                "arith_cgan_ink_matched_k3_kept", "arith_dcgan_slant_matched_k1_scale",
                 "guided_stroke_share_trained", "guided_stroke_share_init"):
         assert np.isfinite(m[key]), key
     assert m["probe_trained_features"] == 4096 and m["probe_pixels_features"] == 784
