@@ -16,7 +16,7 @@ lesson 04's conditional G and measures the paper's three claims about them.
      the largest step in the classifier's feature space as a multiple of the mean one.
   3. arith (sec. 6.3.2): "thick - thin" and "leaning right - leaning left" as differences
      of averaged z (K = 1, 3, 10 exemplars), added to 1,000 new z; the same in pixels, at
-     full length and scaled to z's move; the mean of 10 draws of exemplars and z.
+     full length and scaled to z's move; the mean of 5 draws of exemplars and z.
   4. guided (sec. 6.2): guided backpropagation (minigan.layers.activations.guided) of the
      strongest features of D's last conv layer, trained D against D at initialisation.
 
@@ -102,7 +102,7 @@ parser.add_argument("--confidence", type=train.fraction, default=0.9, metavar="P
                     help="a sample counts as --digit if the classifier reads it so with "
                          "probability >= P (default: %(default)s; 0: lesson 02's samples read "
                          "as --digit, every lesson 04 sample asked for it)")
-parser.add_argument("--arith-repeats", type=train.positive_int, default=10, metavar="R",
+parser.add_argument("--arith-repeats", type=train.positive_int, default=5, metavar="R",
                     help="independent draws of exemplars and new z the arithmetic is averaged "
                          "over (default: %(default)s)")
 parser.add_argument("--arith-z", type=train.positive_int, default=1000, metavar="N",
@@ -384,7 +384,7 @@ if "arith" in sections:
                     scale, matched = probe.matched_pixel_step(base, difference, attr, stats["z"]["move"])
                     stats["matched"] = {**probe.arithmetic_stats(base, matched, p_base,
                                                                  features_and_probs(matched)[1], attr),
-                                        "scale": scale}
+                                        "scale": scale, "reached": float(scale < probe.MAX_PIXEL_SCALE)}
                     for space, st in stats.items():
                         for key, value in st.items():
                             found.setdefault(f"arith_{g}_{attr}_{space}_k{k}_{key}", []).append(value)
@@ -463,9 +463,12 @@ if "arith" in sections:
             for space in ("z", "pixel", "matched"):
                 key = f"arith_{g}_{attr}_{space}_k"
                 cells = [f"{100 * metrics[f'{key}{k}_moved']:3.0f}/{100 * metrics[f'{key}{k}_kept']:3.0f}"
-                         f" +-{100 * metrics[f'{key}{k}_kept_sd']:3.0f}" for k in KS]
+                         f" +-{100 * metrics[f'{key}{k}_kept_sd']:3.0f}"
+                         + ("*" if metrics.get(f"{key}{k}_reached", 1) < 1 else " ") for k in KS]
                 name = {"matched": "pixel, scaled to z's move"}.get(space, space)
-                lines.append(f"  {g:<6}{attr:<6}{name:<43}" + "    ".join(cells))
+                lines.append(f"  {g:<6}{attr:<6}{name:<43}" + "   ".join(cells))
+    lines.append(f"  * in some draws even {probe.MAX_PIXEL_SCALE:g} x the pixel vector moved the "
+                 "attribute less than z's did")
 if "guided" in sections:
     lines.append(f"saliency on strokes: trained D {100 * metrics['guided_stroke_share_trained']:.1f}%, "
                  f"D at initialisation {100 * metrics['guided_stroke_share_init']:.1f}% "

@@ -313,7 +313,11 @@ def arithmetic_stats(before, after, probs_before, probs_after, attribute):
             "move": move, "move_sd": move / max(float(a0.std()), 1e-12)}
 
 
-def matched_pixel_step(before, difference, attribute, target, iters=40, max_scale=8.0):
+#: the largest multiple of the pixel-space vector matched_pixel_step tries
+MAX_PIXEL_SCALE = 8.0
+
+
+def matched_pixel_step(before, difference, attribute, target, iters=30, max_scale=MAX_PIXEL_SCALE):
     """The scale s for which clip(before + s * difference, 0, 1) moves the attribute by
     `target` on average: the pixel-space vector made to move the attribute as far as the
     z-space vector did, so that the two are compared at the same move. The mean move grows
