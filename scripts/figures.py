@@ -228,6 +228,8 @@ def w_vs_fd_plot(row, points, path):
     bar.ax.tick_params(labelsize=7)
     if fd.min() > 0 and fd.max() > 10 * fd.min():
         ax.set_yscale("log")
+    if w.min() > 0 and w.max() > 10 * w.min():        # the first checkpoint's W dwarfs the rest
+        ax.set_xscale("log")
     ax.set_xlabel("W estimate on held-out test digits", fontsize=8)
     ax.set_ylabel("Fréchet distance to the test set", fontsize=8)
     rho = points.get("rho")
