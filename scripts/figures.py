@@ -267,6 +267,9 @@ def curve_plot(row, name, series, xlabel, path, smooth=False, best=None):
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.8), layout="constrained",
                              squeeze=False)
     for ax, (title, lines) in zip(axes[0], panels.items()):
+        values = np.concatenate([np.asarray([p[1] for p in points], float) for _, _, points in lines])
+        if not smooth and values.min() > 0 and values.max() > 30 * values.min():
+            ax.set_yscale("log")                          # e.g. lesson 03's W: 9.6, then ~0.05
         smoothed = False
         for key, line, points in lines:
             x, y = (np.asarray(v, float) for v in zip(*points))
