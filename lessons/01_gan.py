@@ -33,9 +33,9 @@ log(1 - D(G(z))) sits near 0 while D rejects its samples, where its gradient van
 Measured at the defaults, python lessons/01_gan.py (30 epochs of 19.5 [01_gan s_per_epoch]
 s on a 2-core CPU): Frechet distance 22.79 [01_gan fd], inception-style score
 8.54 [01_gan score], every digit 7.1-12.8% [01_gan classes] of the samples, Parzen
-log-likelihood 181 [01_gan parzen] +- 2.3 [01_gan parzen_se]. The authors' recipe,
-python lessons/01_gan.py --arch paper (54 [01_gan-arch-paper-noise-gaussian minutes] minutes): Parzen
-172.3 [01_gan-arch-paper-noise-gaussian parzen] +- 1.4 [01_gan-arch-paper-noise-gaussian parzen_se] (the paper: 225 +- 2).
+log-likelihood 181 [01_gan parzen] +- 2.3 [01_gan parzen_se]. --arch paper: Parzen 171.1
+[01_gan-arch-paper parzen] (the paper: 225 +- 2), 193.8 [01_gan-arch-paper-continued
+parzen] after 25 more epochs at the rate of epoch ~1,500 (--schedule-shift).
 
 Why each setting, its measurements, the --arch paper curve: docs/lessons/01_gan.md
 """
@@ -261,8 +261,8 @@ for epoch in run.epochs():
 #
 # This lesson at the defaults: FD 22.79 [01_gan fd], score 8.54 [01_gan score], shares
 # 7.1-12.8% [01_gan classes], Parzen 181 [01_gan parzen]. --arch paper, the authors'
-# recipe for 150 epochs: Parzen 172.3 [01_gan-arch-paper-noise-gaussian parzen], where the paper reports
-# 225 +- 2.
+# recipe for 150 epochs: Parzen 171.1 [01_gan-arch-paper parzen], where the paper
+# reports 225 +- 2.
 
 # %%
 run.finish(lambda n: generate(noise(n), best_G if PAPER else G))

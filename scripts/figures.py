@@ -60,6 +60,10 @@ ROWS = {
     "01_gan": ("01_gan", [], "01 GAN", "Goodfellow et al. 2014", "samples"),
     "01_gan-arch-paper": ("01_gan", ["--arch", "paper"], "01 GAN, the paper's nets", "Goodfellow et al. 2014",
                           "samples"),
+    # 25 more epochs at the schedule of epoch ~1,500 (lr 0.005, momentum 0.7)
+    "01_gan-arch-paper-continued": ("01_gan", ["--arch", "paper", "--epochs", "175", "--schedule-shift", "1350",
+                                               "--resume", "runs/01_gan-arch-paper/checkpoint.npz"],
+                                    "01 GAN, the paper's nets, continued", "Goodfellow et al. 2014", "samples"),
     "02_dcgan": ("02_dcgan", [], "02 DCGAN", "Radford et al. 2015", "samples"),
     "03_wgan": ("03_wgan", [], "03 WGAN", "Arjovsky et al. 2017", "w_vs_fd"),
     "04_cgan": ("04_cgan", [], "04 Conditional GAN", "Mirza & Osindero 2014", "by_label"),
