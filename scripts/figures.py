@@ -82,6 +82,7 @@ ROWS = {
 ALTERNATIVES = {row: [f"{row}-threads-1"] for row in ("01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan",
                                                       "06_wgan_gp", "07_cyclegan")}
 STAND_INS = {r for rows in ALTERNATIVES.values() for r in rows}
+FOLLOW_UPS = {"01_gan-arch-paper-continued"}     # runs that continue another row's run
 DEFAULT_ROW = {stand_in: row for row, stand_ins in ALTERNATIVES.items() for stand_in in stand_ins}
 ROWS.update({stand_in: ROWS[row] for stand_in, row in DEFAULT_ROW.items()})
 
@@ -581,8 +582,8 @@ def main(argv=None):
     try:
         for row in ROWS:
             run_dir = os.path.join(args.runs, row)
-            if not os.path.isdir(run_dir) and row in STAND_INS:
-                continue                                  # an optional stand-in for a default run
+            if not os.path.isdir(run_dir) and row in STAND_INS | FOLLOW_UPS:
+                continue                                  # optional: a stand-in or a follow-up
             if not os.path.isdir(run_dir):
                 print(f"skipped {row}: no {run_dir}; `{command(row, args.runs)}` makes it", file=sys.stderr)
                 continue
