@@ -125,7 +125,7 @@ if args.exemplars < 2 * max(KS):
     train.fail(f"--exemplars must be at least {2 * max(KS)} (the K = {max(KS)} largest and smallest)")
 train.setup(args)
 metrics = {"lesson": LESSON, "device": args.device, "sections": sections,
-           "command": "python " + " ".join(sys.argv)}
+           "command": train.command_line()}
 timings = {}
 
 

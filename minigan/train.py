@@ -59,6 +59,16 @@ def _signal_at_step(text):
 _SIGNAL_AT_STEP = _signal_at_step(os.environ.get("MINIGAN_SIGNAL_AT_STEP"))
 
 
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")   # they change a run's speed and rounding
+
+
+def command_line(argv=None):
+    """The command that ran, as a user would retype it: the BLAS thread settings it ran
+    under (where set), then python and its arguments."""
+    env = " ".join(f"{v}={os.environ[v]}" for v in THREAD_VARS if v in os.environ)
+    return (env + " " if env else "") + "python " + " ".join(sys.argv if argv is None else argv)
+
+
 def positive_int(text):
     """argparse type: an integer >= 1, or a one-line error."""
     value = int(text)
@@ -530,7 +540,7 @@ class Run:
         return {"lesson": self.lesson, "epochs": self.args.epochs, "device": self.args.device,
                 # the median epoch: one epoch slowed by a pause or a neighbour does not skew it
                 "seconds_per_epoch": (float(np.median(self.epoch_seconds)) if self.epoch_seconds else None),
-                "command": "python " + " ".join(sys.argv),
+                "command": command_line(),
                 # these slow NumPy's GEMM by ~1/3 where set (see the README's Speed section)
                 "blas_env": " and ".join(v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                                          if v in os.environ) or None}

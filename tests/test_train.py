@@ -208,6 +208,16 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, capsys):
     assert isinstance(args, Namespace)
 
 
+def test_command_line_names_the_blas_threads_it_ran_with(monkeypatch):
+    for var in train.THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert train.command_line(["lessons/01_gan.py", "--epochs", "2"]) == "python lessons/01_gan.py --epochs 2"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert train.command_line(["lessons/01_gan.py"]) == \
+        "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python lessons/01_gan.py"
+
+
 def test_linear_decay():
     """Constant for the first `start` share of the steps, then linearly to 0 at the end."""
     lr = [train.linear_decay(1.0, step, 100, start=0.6) for step in range(101)]
