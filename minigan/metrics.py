@@ -133,12 +133,12 @@ def _parzen_log_density(queries, samples, sigmas, chunk=1000):
     return out
 
 
-PAPER_SIGMAS = np.logspace(-1, 0, 10)     # the GAN paper's grid: 10 widths, 1.29x apart
-
-
 def sigma_grid(n):
     """n widths from 0.1 to 1, evenly spaced in log (n = 10: the paper's grid)."""
     return np.logspace(-1, 0, n)
+
+
+PAPER_SIGMAS = sigma_grid(10)             # the GAN paper's grid: 10 widths, 1.29x apart
 
 
 def parzen_validation(samples, sigmas=PAPER_SIGMAS):

@@ -327,8 +327,9 @@ def matched_pixel_step(before, difference, attribute, target, iters=30, max_scal
     a0 = f(before).mean()
     step = lambda s: np.clip(before + s * difference, 0, 1)
     lo, hi = 0.0, max_scale
-    if f(step(hi)).mean() - a0 < target:
-        return hi, step(hi)
+    at_cap = step(hi)
+    if f(at_cap).mean() - a0 < target:
+        return hi, at_cap
     for _ in range(iters):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if f(step(mid)).mean() - a0 < target else (lo, mid)
