@@ -20,6 +20,9 @@ finished run (one with a metrics.json) it writes, into OUT:
                      --arch paper runs of 01 and 04, lesson 07's label preservation and
                      pixel errors per step) and a few training histories (03 and 06: the W
                      estimate per G step; 05: the class head's accuracy)
+  <row>_scores.png   FD, score (and label accuracy) of the run's saved checkpoints against
+                     the epoch, where the run folder holds the scores.json that
+                     `scripts/score_checkpoints.py ... --json RUN/scores.json` writes
   08_latent_space_<name>.png  lesson 08's own pictures (walks, saliency, arithmetic grids)
   02_dcgan_epochs.gif  lesson 02's fixed-z grid at the end of every epoch (epoch_*.png)
   gallery.md         the README's "What each lesson draws" section (paths relative to OUT)
@@ -107,7 +110,8 @@ LESSON_PICTURES = ["walk_linear", "walk_slerp", "saliency", "arith_dcgan_ink", "
                    "arith_cgan_ink", "arith_cgan_slant"]
 HISTORIES = {"02_dcgan": ["d_loss", "g_loss"], "03_wgan": ["w_estimate"], "05_acgan": ["acc_real", "acc_fake"], "06_wgan_gp": ["w_estimate"]}
 # a recorded value's panel title, and its line's name where several share a panel
-LABELS = {"fd": ("Fréchet distance", None), "w_heldout": ("W estimate on held-out digits", None),
+LABELS = {"fd": ("Fréchet distance", None), "score": ("inception-style score", None),
+          "label_accuracy": ("label accuracy (%)", None), "w_heldout": ("W estimate on held-out digits", None),
           "valid_parzen": ("validation Parzen log-likelihood", None),
           "label_preservation": ("label preservation B → A (%)", None),
           "ratio_ab": ("error / best per-pixel map", "A → B"),
@@ -118,7 +122,7 @@ LABELS = {"fd": ("Fréchet distance", None), "w_heldout": ("W estimate on held-o
           "d_loss": ("loss on the batch", "D"), "g_loss": ("loss on the batch", "G"),
           "test_error": ("test error on the 10,000 test digits (%)", "D_avg"),
           "test_error_raw": ("test error on the 10,000 test digits (%)", "D itself")}
-PERCENT = {"label_preservation", "test_error", "test_error_raw"}
+PERCENT = {"label_preservation", "test_error", "test_error_raw", "label_accuracy"}
 SKIPPED_KEYS = {"epoch", "step", "sigma"}
 
 
@@ -507,6 +511,22 @@ def measured_curves(row, meta, out):
     return made
 
 
+def scored_curves(row, run_dir, out):
+    """The run's scores.json (scripts/score_checkpoints.py --json): FD, score and label
+    accuracy of its checkpoints against the epoch."""
+    path = os.path.join(run_dir, "scores.json")
+    if not os.path.exists(path):
+        return []
+    scores = read_json(path)
+    points = scores.get("points") if isinstance(scores, dict) else None
+    if not points or not all(isinstance(p, dict) and "epoch" in p for p in points):
+        raise Unreadable(f"{path} has no points with an epoch")
+    keys = [k for k in ("fd", "score", "label_accuracy") if all(k in p for p in points)]
+    series = {k: [(p["epoch"], p[k]) for p in points] for k in keys}
+    return [curve_plot(row, f"its checkpoints, {scores.get('n', '?'):,} samples each", series, "epoch",
+                       os.path.join(out, f"{row}_scores.png"))]
+
+
 def history_curves(row, meta, out):
     history = meta.get("history", {})
     series = {k: history[k] for k in HISTORIES.get(DEFAULT_ROW.get(row, row), []) if history.get(k)}
@@ -553,6 +573,7 @@ def make_row(row, run_dir, out):
         written += lesson_pictures(row, run_dir, out, LESSON_PICTURES)
     if picture and picture not in written:
         written.append(picture)
+    written += scored_curves(row, run_dir, out)
     if meta:
         written += measured_curves(row, meta, out)
         written += history_curves(row, meta, out)

@@ -2,6 +2,11 @@
 and (conditional lessons) label accuracy and within-class spread, on N samples each.
 
     python scripts/score_checkpoints.py 02_dcgan runs/02_dcgan/ckpt_epoch*.npz [--n 5000]
+    python scripts/score_checkpoints.py 06_wgan_gp ckpts/*.npz --n 2000 --json runs/06_wgan_gp/scores.json
+
+--json writes the scores as a curve (one point per checkpoint: its epoch, a fraction for a
+mid-epoch checkpoint, its training minutes, FD, score and, conditional lessons, label
+accuracy), which `python scripts/figures.py runs` draws as <row>_scores.png.
 
 Two questions about the samples rather than the training (lesson 02's docs use both):
 
@@ -15,6 +20,7 @@ others (a loop over `cp runs/X/checkpoint.npz runs/X/ckpt_epochN.npz` is enough)
 rebuilt from the checkpoint's own arguments and sampled in eval mode, as the lessons sample.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -65,19 +71,30 @@ def main():
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--batch-stats", action="store_true", help="lesson 02: BatchNorm in training mode")
     ap.add_argument("--average", action="store_true", help="score the mean of the checkpoints' G")
+    ap.add_argument("--json", metavar="PATH", help="also write the scores to PATH (a curve for figures.py)")
     a = ap.parse_args()
     if a.batch_stats and a.lesson != "02_dcgan":
         raise SystemExit("error: --batch-stats is for 02_dcgan")
     backend.use("cpu")
-    states = []                                          # (name, G's arrays)
+    states = []                                          # (name, G's arrays, where in the run)
     for path in a.checkpoints:
-        arrays, meta = load_checkpoint(path)
-        states.append((f"epoch {meta['epoch']:3d}",
-                       {k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")}))
+        try:
+            arrays, meta = load_checkpoint(path)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: {path}: {exc}")
+        if meta.get("lesson") != a.lesson:
+            raise SystemExit(f"error: {path} is a checkpoint of {meta.get('lesson')!r}, not {a.lesson!r}")
+        # a mid-epoch checkpoint holds `position` steps of the next epoch
+        epoch = meta["epoch"] + meta.get("position", 0) / meta.get("steps_per_epoch", 1)
+        name = f"epoch {meta['epoch']:3d}" + (f" step {meta['position']}" if meta.get("position") else "")
+        states.append((name, {k[len("model/G/"):]: v for k, v in arrays.items() if k.startswith("model/G/")},
+                       {"epoch": round(epoch, 3), "minutes": round(meta.get("training_seconds", 0) / 60, 2)}))
+    states.sort(key=lambda s: s[2]["epoch"])
     if a.average:
-        mean = {k: sum(s[k] for _, s in states) / len(states) for k in states[0][1]}
-        states = [(f"mean of {len(states)} checkpoints", mean)]
-    for name, state in states:
+        mean = {k: sum(s[k] for _, s, _ in states) / len(states) for k in states[0][1]}
+        states = [(f"mean of {len(states)} checkpoints", mean, {})]
+    points = []
+    for name, state, where in states:
         G, sample = generator(a.lesson, meta["args"], a.batch_stats)
         G.load_state_dict(state)
         backend.seed(123)
@@ -92,6 +109,14 @@ def main():
             line += (f"  label acc {100 * m['label_accuracy']:.2f}%  spread {m['within_class_spread']:.3f}"
                      f"  diversity {m['within_class_diversity']:.3f}")
         print(line, flush=True)
+        points.append({**where, "fd": m["frechet_distance"], "score": m["inception_score"],
+                       **({"label_accuracy": m["label_accuracy"]} if conditional else {})})
+    if a.json:
+        try:
+            with open(a.json, "w") as f:
+                json.dump({"lesson": a.lesson, "n": a.n, "points": points}, f, indent=1)
+        except OSError as exc:
+            raise SystemExit(f"error: cannot write {a.json} ({exc.strerror})")
 
 
 if __name__ == "__main__":

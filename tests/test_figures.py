@@ -17,6 +17,7 @@ from minigan import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "figures.py")
+SCORER = os.path.join(ROOT, "scripts", "score_checkpoints.py")
 with open(os.path.join(ROOT, "docs", "results.json")) as f:
     RESULTS = json.load(f)
 TINY = ["--subset", "128", "--batch-size", "64", "--n-samples", "100", "--no-eval"]
@@ -68,6 +69,9 @@ def made(tmp_path_factory):
     lesson("02_dcgan", runs / "02_dcgan", *TINY, "--epochs", "2", "--arch", "small")
     lesson("06_wgan_gp", runs / "06_wgan_gp", *TINY, "--epochs", "2", "--arch", "mlp", "--n-critic", "1")
     lesson("07_cyclegan", runs / "07_cyclegan", *QUICK07, "--epochs", "1")
+    scored = run(SCORER, "06_wgan_gp", str(runs / "06_wgan_gp" / "checkpoint.npz"), "--n", "200",
+                 "--json", str(runs / "06_wgan_gp" / "scores.json"))
+    assert scored.returncode == 0, scored.stderr[-2000:]
     fake_run(runs / "01_gan", "01_gan", extra={"selection": {"points": []}})
     m03 = RESULTS["03_wgan"]
     fd_curve = [[e, 100 + 500 / e] for e, _ in m03["w_heldout"]]
@@ -100,13 +104,23 @@ def test_writes_every_picture_within_its_size_limit(made):
     expected = ["01_gan.png", "02_dcgan.png", "02_dcgan_epochs.gif", "02_dcgan_history.png", "03_wgan.png", "03_wgan_samples.png",
                 "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
                 "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
-                "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png",
+                "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png", "06_wgan_gp_scores.png",
                 "07_cyclegan.png", "07_cyclegan_measured.png", "08_latent_space.png", "08_latent_space_walk_linear.png", "09_semi_supervised.png",
                 "gallery.md"]
     assert sorted(os.listdir(out)) == sorted(expected)
     for name in expected:
         size = os.path.getsize(out / name)
         assert 0 < size <= (1_000_000 if name.endswith(".gif") else 150_000), (name, size)
+
+
+def test_scored_checkpoints_are_a_curve_against_the_epoch(made, tmp_path):
+    runs, _, _ = made
+    scores = json.loads((runs / "06_wgan_gp" / "scores.json").read_text())
+    assert scores["lesson"] == "06_wgan_gp" and scores["n"] == 200
+    [point] = scores["points"]                          # the one checkpoint, after epoch 2 of 2
+    assert point["epoch"] == 2 and np.isfinite(point["fd"]) and point["fd"] > 0 and point["score"] >= 1
+    other = run(SCORER, "02_dcgan", str(runs / "06_wgan_gp" / "checkpoint.npz"), "--n", "200")
+    assert other.returncode != 0 and "not '02_dcgan'" in other.stderr and "Traceback" not in other.stderr
 
 
 def test_the_gif_has_one_frame_per_epoch(made):
