@@ -285,10 +285,10 @@ def curve_plot(row, name, series, xlabel, path, smooth=False, best=None):
             if key in PERCENT:
                 y = 100 * y
             if smooth and len(y) > 10:
-                ax.plot(x, y, color="0.85", linewidth=0.5)
+                ax.plot(x, y, color="0.85", linewidth=0.5, zorder=1)     # under every line
                 y, k = running_mean(y, 50)
                 x, smoothed = x[k - 1:], True
-            ax.plot(x, y, marker="o" if len(x) <= 40 else None, markersize=3, linewidth=1, label=line)
+            ax.plot(x, y, marker="o" if len(x) <= 40 else None, markersize=3, linewidth=1, label=line, zorder=2)
             if key == best:
                 i = int(np.argmax(y))
                 ax.plot(x[i], y[i], "*", color="tab:red", markersize=9, label="kept G")

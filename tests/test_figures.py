@@ -70,7 +70,7 @@ def made(tmp_path_factory):
     lesson("06_wgan_gp", runs / "06_wgan_gp", *TINY, "--epochs", "2", "--arch", "mlp", "--n-critic", "1")
     lesson("07_cyclegan", runs / "07_cyclegan", *QUICK07, "--epochs", "1")
     scored = run(SCORER, "06_wgan_gp", str(runs / "06_wgan_gp" / "checkpoint.npz"), "--n", "200",
-                 "--json", str(runs / "06_wgan_gp" / "scores.json"))
+                 "--heldout-w", "--json", str(runs / "06_wgan_gp" / "scores.json"))
     assert scored.returncode == 0, scored.stderr[-2000:]
     fake_run(runs / "01_gan", "01_gan", extra={"selection": {"points": []}})
     m03 = RESULTS["03_wgan"]
@@ -119,6 +119,7 @@ def test_scored_checkpoints_are_a_curve_against_the_epoch(made, tmp_path):
     assert scores["lesson"] == "06_wgan_gp" and scores["n"] == 200
     [point] = scores["points"]                          # the one checkpoint, after epoch 2 of 2
     assert point["epoch"] == 2 and np.isfinite(point["fd"]) and point["fd"] > 0 and point["score"] >= 1
+    assert np.isfinite(point["w_heldout"])
     other = run(SCORER, "02_dcgan", str(runs / "06_wgan_gp" / "checkpoint.npz"), "--n", "200")
     assert other.returncode != 0 and "not '02_dcgan'" in other.stderr and "Traceback" not in other.stderr
 
@@ -264,3 +265,26 @@ def test_a_stand_in_run_of_the_same_command_fills_its_lessons_row(made, tmp_path
     assert "02_dcgan_epochs.gif" in proc.stdout
     assert "Lessons 01, 03, 04, 05, 06, 07, 08, 09: run the lesson" in proc.stdout
     assert not any("02_dcgan-threads-1" in line for line in proc.stderr.splitlines() if line.startswith("skipped"))
+
+
+def test_heldout_w_is_the_critics_mean_on_real_minus_its_mean_on_fake(made):
+    """scripts/score_checkpoints.heldout_w against the critic's outputs computed here, on
+    lesson 06's --arch mlp critic (it reads [-1, 1]): W(x, x) = 0, and W(real, fake) is the
+    difference of the two means."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("score_checkpoints", SCORER)
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    runs, _, _ = made
+    arrays, meta = train.load_checkpoint(str(runs / "06_wgan_gp" / "checkpoint.npz"))
+    state = {k[len("model/D/"):]: v for k, v in arrays.items() if k.startswith("model/D/")}
+    D, to_input = scorer.critic("06_wgan_gp", meta["args"])
+    rng = np.random.default_rng(0)
+    real, fake = rng.uniform(0, 1, (2, 600, 28, 28)).astype(np.float32)
+    assert scorer.heldout_w(D, to_input, state, real, real) == 0.0
+    D.load_state_dict(state)
+    mean = lambda x: float(D.forward(2 * x[:, None] - 1, train=False)[0].mean())
+    np.testing.assert_allclose(scorer.heldout_w(D, to_input, state, real, fake), mean(real) - mean(fake),
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(SystemExit, match="--heldout-w is for lessons 03 and 06"):
+        scorer.critic("02_dcgan", {"arch": "fc"})
