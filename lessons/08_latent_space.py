@@ -96,8 +96,20 @@ parser.add_argument("--walks", type=train.positive_int, default=10,
                     help="latent walks, each between two random z (default: %(default)s)")
 parser.add_argument("--walk-steps", type=int, default=10, metavar="T",
                     help="frames per walk, both ends included (default: %(default)s)")
-parser.add_argument("--digit", type=int, default=1, choices=range(10),
-                    help="the digit whose samples give the concept vectors (default: %(default)s)")
+
+
+def digit_or_all(text):
+    """argparse type: a digit 0-9, or "all" (draw r takes its exemplars from digit r mod 10)."""
+    if text == "all":
+        return text
+    if text not in tuple("0123456789"):
+        raise argparse.ArgumentTypeError(f"must be a digit 0-9 or 'all', got {text!r}")
+    return int(text)
+
+
+parser.add_argument("--digit", type=digit_or_all, default=1,
+                    help="the digit whose samples give the concept vectors, or 'all': draw r "
+                         "takes them from digit r mod 10 (default: %(default)s)")
 parser.add_argument("--exemplars", type=train.positive_int, default=200, metavar="N",
                     help="samples of --digit the exemplars are picked from (default: %(default)s)")
 parser.add_argument("--confidence", type=train.fraction, default=0.9, metavar="P",
@@ -344,18 +356,18 @@ if "arith" in sections:
             "cgan": (lambda n: rng.uniform(-1, 1, (n, cgan_args["latent_dim"])),   # lesson 04's z
                      lambda z, labels: in_chunks(generate_conditional, z, labels))}
 
-    def exemplar_pool(g, noise, sample):
-        """--exemplars of G's samples of --digit (read so with p >= --confidence): (z, images)."""
+    def exemplar_pool(g, noise, sample, digit):
+        """--exemplars of G's samples of `digit` (read so with p >= --confidence): (z, images)."""
         codes, pool, drawn = [], [], 0
         while sum(map(len, codes)) < args.exemplars:
             if drawn >= max(50 * args.exemplars, 5000):
                 train.fail(f"{g}'s G drew only {sum(map(len, codes))} samples read as a "
-                           f"{args.digit} with p >= {args.confidence} in {drawn}, fewer than "
+                           f"{digit} with p >= {args.confidence} in {drawn}, fewer than "
                            f"--exemplars {args.exemplars}: choose another --digit")
             z = noise(500)
-            images = sample(z, np.full(500, args.digit))
+            images = sample(z, np.full(500, digit))
             _, probs = features_and_probs(images)
-            keep = (probs.argmax(1) == args.digit) & (probs.max(1) >= args.confidence)
+            keep = (probs.argmax(1) == digit) & (probs.max(1) >= args.confidence)
             if g == "cgan" and args.confidence == 0:
                 keep[:] = True                # asked for --digit: that is enough
             codes.append(z[keep])
@@ -369,7 +381,8 @@ if "arith" in sections:
     found = {}
     for g, (noise, sample) in gens.items():
         for r in range(args.arith_repeats):
-            codes, pool = exemplar_pool(g, noise, sample)
+            digit = r % 10 if args.digit == "all" else args.digit
+            codes, pool = exemplar_pool(g, noise, sample, digit)
             z_new = noise(args.arith_z)
             base = sample(z_new, labels)
             _, p_base = features_and_probs(base)
@@ -400,6 +413,7 @@ if "arith" in sections:
         metrics[key] = float(np.mean(values))
         metrics[key + "_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
         metrics[key + "_repeats"] = [float(v) for v in values]
+    metrics["arith_digits"] = [r % 10 if args.digit == "all" else args.digit for r in range(args.arith_repeats)]
     timings["arith"] = time.perf_counter() - t0
     save_metrics()
 

@@ -23,6 +23,9 @@ finished run (one with a metrics.json) it writes, into OUT:
   <row>_scores.png   FD, score (and label accuracy) of the run's saved checkpoints against
                      the epoch, where the run folder holds the scores.json that
                      `scripts/score_checkpoints.py ... --json RUN/scores.json` writes
+  <name>.png         an ablation as curves (COMPARISONS): the same measurement of a few runs
+                     that differ in one setting, one line each, against the epoch; drawn
+                     when all its runs are there
   08_latent_space_<name>.png  lesson 08's own pictures (walks, saliency, arithmetic grids)
   02_dcgan_epochs.gif  lesson 02's fixed-z grid at the end of every epoch (epoch_*.png)
   gallery.md         the README's "What each lesson draws" section (paths relative to OUT)
@@ -93,6 +96,14 @@ ROWS.update({stand_in: ROWS[row] for stand_in, row in DEFAULT_ROW.items()})
 def runs_of(row):
     """The rows whose run can draw `row`'s gallery picture, the default first."""
     return [row, *ALTERNATIVES.get(row, [])]
+# ablations drawn as curves: picture name -> (title, [(row, its line's label), ...]); each
+# run's curves come from its scores.json (score_checkpoints.py --json) and its checkpoint's
+# measurements, the keys all its runs have
+COMPARISONS = {
+    "03_wgan_learning_rate": ("03 WGAN: RMSprop's rate, 30 epochs",
+                              [("03_wgan-epochs-30", "5e-5 (default)"), ("03_wgan-lr-2e-4-epochs-30", "2e-4")]),
+}
+COMPARED = {row for _, lines in COMPARISONS.values() for row, _ in lines}
 GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
            "08_latent_space", "09_semi_supervised"]
 WHAT = {   # what the gallery picture shows
@@ -273,6 +284,11 @@ def curve_plot(row, name, series, xlabel, path, smooth=False, best=None):
     for key, points in series.items():
         title, line = LABELS.get(key, (key, None))
         panels.setdefault(title, []).append((key, line, points))
+    return panels_plot(panels, xlabel, f"{ROWS[row][2]}: {name}", path, smooth, best)
+
+
+def panels_plot(panels, xlabel, suptitle, path, smooth=False, best=None):
+    """panels {title: [(key, line label or None, [(x, y), ...]), ...]}, side by side."""
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.8), layout="constrained",
                              squeeze=False)
     for ax, (title, lines) in zip(axes[0], panels.items()):
@@ -281,7 +297,7 @@ def curve_plot(row, name, series, xlabel, path, smooth=False, best=None):
             ax.set_yscale("log")                          # e.g. lesson 03's W: 9.6, then ~0.05
         smoothed = False
         for key, line, points in lines:
-            x, y = (np.asarray(v, float) for v in zip(*points))
+            x, y = (np.asarray(v, float) for v in zip(*sorted(points)))
             if key in PERCENT:
                 y = 100 * y
             if smooth and len(y) > 10:
@@ -298,7 +314,7 @@ def curve_plot(row, name, series, xlabel, path, smooth=False, best=None):
         ax.set_title(title + (" (running mean)" if smoothed else ""), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{ROWS[row][2]}: {name}", fontsize=9)
+    fig.suptitle(suptitle, fontsize=9)
     return save_figure(fig, path)
 
 
@@ -527,6 +543,35 @@ def scored_curves(row, run_dir, out):
                        os.path.join(out, f"{row}_scores.png"))]
 
 
+def run_curves(run_dir):
+    """{key: [(epoch, value), ...]} of a finished run: its scores.json's FD and score, and
+    its checkpoint's measurements (lesson 03's held-out W and FD) where scores.json has none."""
+    series = {}
+    path = os.path.join(run_dir, "scores.json")
+    if os.path.exists(path):
+        for p in read_json(path).get("points", []):
+            for key in ("fd", "score"):
+                if key in p:
+                    series.setdefault(key, []).append((p["epoch"], p[key]))
+    checkpoint = read_checkpoint(run_dir)
+    for state in (checkpoint[1].get("extra", {}) if checkpoint else {}).values():
+        for p in (state.get("points") or []) if isinstance(state, dict) else []:
+            for key in ("w_heldout", "fd"):
+                if key in p and "epoch" in p and not (key == "fd" and os.path.exists(path)):
+                    series.setdefault(key, []).append((p["epoch"], p[key]))
+    return series
+
+
+def comparison_plot(name, title, lines, runs, out):
+    """One panel per measurement all the runs have, one line per run; None if they share none."""
+    curves = [(label, run_curves(os.path.join(runs, row))) for row, label in lines]
+    keys = [k for k in LABELS if all(k in c for _, c in curves)]
+    if not keys:
+        return None
+    panels = {LABELS[k][0]: [(k, label, c[k]) for label, c in curves] for k in keys}
+    return panels_plot(panels, "epoch", title, os.path.join(out, f"{name}.png"))
+
+
 def history_curves(row, meta, out):
     history = meta.get("history", {})
     series = {k: history[k] for k in HISTORIES.get(DEFAULT_ROW.get(row, row), []) if history.get(k)}
@@ -623,6 +668,11 @@ def main(argv=None):
             if diff:
                 print(f"note: {row}'s numbers are not docs/results.json's: {'; '.join(diff)} "
                       "(python scripts/results.py --collect records them)", file=sys.stderr)
+        for name, (title, lines) in COMPARISONS.items():
+            if all(os.path.exists(os.path.join(args.runs, row, "metrics.json")) for row, _ in lines):
+                path = comparison_plot(name, title, lines, args.runs, args.out)
+                if path:
+                    print(f"wrote {path} ({os.path.getsize(path) / 1000:.0f} KB)", file=sys.stderr)
     except Unreadable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

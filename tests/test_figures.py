@@ -79,6 +79,12 @@ def made(tmp_path_factory):
              extra={"measured": {"points": [{"epoch": e, "step": 10 * e, "w_heldout": w, "fd": 100 + 500 / e}
                                             for e, w in m03["w_heldout"]]}},
              history={"w_estimate": [[s, 1 / s] for s in range(1, 300)], "g_loss": [[1, 0.5]]})
+    for row, rate in (("03_wgan-epochs-30", 1), ("03_wgan-lr-2e-4-epochs-30", 2)):   # an ablation's two runs
+        fake_run(runs / row, "03_wgan", metrics=m03,
+                 extra={"measured": {"points": [{"epoch": e, "w_heldout": 1 / e, "fd": 300 / (rate * e)}
+                                                for e in (1, 5, 10)]}})
+        (runs / row / "scores.json").write_text(json.dumps(
+            {"n": 100, "points": [{"epoch": e, "fd": 290 / (rate * e), "score": rate + e / 10} for e in range(1, 11)]}))
     fake_run(runs / "04_cgan", "04_cgan", labels=True)
     fake_run(runs / "04_cgan-arch-paper", "04_cgan-arch-paper", labels=True,
              extra={"selection": {"points": [{"epoch": e, "valid_parzen": 100 + e, "sigma": 0.2}
@@ -102,7 +108,7 @@ def made(tmp_path_factory):
 def test_writes_every_picture_within_its_size_limit(made):
     runs, out, _ = made
     expected = ["01_gan.png", "02_dcgan.png", "02_dcgan_epochs.gif", "02_dcgan_history.png", "03_wgan.png", "03_wgan_samples.png",
-                "03_wgan_measured.png", "03_wgan_history.png", "04_cgan.png", "04_cgan-arch-paper.png",
+                "03_wgan_measured.png", "03_wgan_history.png", "03_wgan_learning_rate.png", "04_cgan.png", "04_cgan-arch-paper.png",
                 "04_cgan-arch-paper_selection.png", "05_acgan.png", "05_acgan_history.png",
                 "06_wgan_gp.png", "06_wgan_gp_samples.png", "06_wgan_gp_history.png", "06_wgan_gp_scores.png",
                 "07_cyclegan.png", "07_cyclegan_measured.png", "08_latent_space.png", "08_latent_space_walk_linear.png", "09_semi_supervised.png",
