@@ -29,10 +29,10 @@ channels, the authors' 64):
 
 What to look for:
   * grad_norms.png: histograms of ||grad D(x_hat)|| at a few epochs, gathering around 1.
-  * wasserstein.png: the critic's estimate mean D(x) - mean D(G(z)) per G step. Whether it
-    ranks the samples is not measured here; lesson 03 measured it for its clipped critic
-    on held-out data (Spearman rho 0.816 [03_wgan rho] against the Frechet distance over
-    21 checkpoints, carried by the first epochs): only partly the paper's claim.
+  * wasserstein.png: the critic's estimate mean D(x) - mean D(G(z)) per G step. On held-out
+    digits (scripts/score_checkpoints.py --heldout-w) it ranks the early checkpoints as the
+    Frechet distance does, not the late ones (Spearman rho 0.76 over 26 epochs, 0.01 over
+    the last 14): as for lesson 03's clipped critic, only partly the paper's claim.
 
 Measured at the defaults (python lessons/06_wgan_gp.py; 26 epochs, 40 [06_wgan_gp minutes] min
 on the 2-core CPU): Frechet distance 8.89 [06_wgan_gp fd], inception-style score

@@ -20,7 +20,7 @@ finished run (one with a metrics.json) it writes, into OUT:
                      --arch paper runs of 01 and 04, lesson 07's label preservation and
                      pixel errors per step) and a few training histories (03 and 06: the W
                      estimate per G step; 05: the class head's accuracy)
-  <row>_scores.png   FD, score (and label accuracy) of the run's saved checkpoints against
+  <row>_scores.png   FD, score (label accuracy, held-out W) of the run's checkpoints against
                      the epoch, where the run folder holds the scores.json that
                      `scripts/score_checkpoints.py ... --json RUN/scores.json` writes
   <name>.png         an ablation as curves (COMPARISONS): the same measurement of a few runs
@@ -528,8 +528,8 @@ def measured_curves(row, meta, out):
 
 
 def scored_curves(row, run_dir, out):
-    """The run's scores.json (scripts/score_checkpoints.py --json): FD, score and label
-    accuracy of its checkpoints against the epoch."""
+    """The run's scores.json (scripts/score_checkpoints.py --json): FD, score, label
+    accuracy and the held-out W (those it holds) of its checkpoints against the epoch."""
     path = os.path.join(run_dir, "scores.json")
     if not os.path.exists(path):
         return []
@@ -537,7 +537,7 @@ def scored_curves(row, run_dir, out):
     points = scores.get("points") if isinstance(scores, dict) else None
     if not points or not all(isinstance(p, dict) and "epoch" in p for p in points):
         raise Unreadable(f"{path} has no points with an epoch")
-    keys = [k for k in ("fd", "score", "label_accuracy") if all(k in p for p in points)]
+    keys = [k for k in ("fd", "score", "label_accuracy", "w_heldout") if all(k in p for p in points)]
     series = {k: [(p["epoch"], p[k]) for p in points] for k in keys}
     return [curve_plot(row, f"its checkpoints, {scores.get('n', '?'):,} samples each", series, "epoch",
                        os.path.join(out, f"{row}_scores.png"))]
