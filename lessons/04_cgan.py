@@ -36,7 +36,7 @@ times; label accuracy is how often the classifier reads the digit asked for.
 Measured at the defaults (python lessons/04_cgan.py; 7 epochs, 43.6 [04_cgan minutes] min on
 the 2-core CPU): label accuracy 99.2% [04_cgan acc], Frechet distance 8.25 [04_cgan fd],
 classes 9.9-10.1% [04_cgan classes], within-class diversity 0.94 [04_cgan diversity];
---arch paper: Parzen 156.6 ± 1.5 [04_cgan-arch-paper parzen], the paper's Table 1 132 ± 1.8.
+--arch paper: Parzen 159.3 ± 1.5 [04_cgan-arch-paper parzen], the paper's Table 1 132 ± 1.8.
 Why each choice, what each flag changes, the trials: docs/lessons/04_cgan.md.
 """
 # %%
