@@ -123,7 +123,7 @@ def main():
         part = lambda net: {k[len(f"model/{net}/"):]: v for k, v in arrays.items() if k.startswith(f"model/{net}/")}
         states.append((name, part("G"),
                        {"epoch": round(epoch, 3), "minutes": round(meta.get("training_seconds", 0) / 60, 2)},
-                       part("D")))
+                       part("D") if a.heldout_w else None))     # the critic only where it is read
     states.sort(key=lambda s: s[2]["epoch"])
     if a.average and a.heldout_w:
         raise SystemExit("error: --average and --heldout-w do not go together (the mean G has no critic)")
