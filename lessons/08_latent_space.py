@@ -98,25 +98,28 @@ parser.add_argument("--walk-steps", type=int, default=10, metavar="T",
                     help="frames per walk, both ends included (default: %(default)s)")
 
 
-def digit_or_all(text):
-    """argparse type: a digit 0-9, or "all" (draw r takes its exemplars from digit r mod 10)."""
+def digits(text):
+    """argparse type: "all" (0-9) or comma-separated digits; draw r takes its exemplars
+    from the (r mod len)-th of them."""
     if text == "all":
-        return text
-    if text not in tuple("0123456789"):
-        raise argparse.ArgumentTypeError(f"must be a digit 0-9 or 'all', got {text!r}")
-    return int(text)
+        return list(range(10))
+    parts = text.split(",")
+    if not all(part in tuple("0123456789") for part in parts):
+        raise argparse.ArgumentTypeError(f"must be 'all' or digits 0-9 separated by commas, got {text!r}")
+    return [int(part) for part in parts]
 
 
-parser.add_argument("--digit", type=digit_or_all, default=1,
-                    help="the digit whose samples give the concept vectors, or 'all': draw r "
-                         "takes them from digit r mod 10 (default: %(default)s)")
+parser.add_argument("--digit", type=digits, default="all",
+                    help="the digits whose samples give the concept vectors: 'all', or a list "
+                         "such as 1 or 3,8; draw r takes them from the (r mod len)-th "
+                         "(default: %(default)s)")
 parser.add_argument("--exemplars", type=train.positive_int, default=200, metavar="N",
                     help="samples of --digit the exemplars are picked from (default: %(default)s)")
 parser.add_argument("--confidence", type=train.fraction, default=0.9, metavar="P",
                     help="a sample counts as --digit if the classifier reads it so with "
                          "probability >= P (default: %(default)s; 0: lesson 02's samples read "
                          "as --digit, every lesson 04 sample asked for it)")
-parser.add_argument("--arith-repeats", type=train.positive_int, default=5, metavar="R",
+parser.add_argument("--arith-repeats", type=train.positive_int, default=10, metavar="R",
                     help="independent draws of exemplars and new z the arithmetic is averaged "
                          "over (default: %(default)s)")
 parser.add_argument("--arith-z", type=train.positive_int, default=1000, metavar="N",
@@ -378,10 +381,11 @@ if "arith" in sections:
     # every repeat: a new pool of exemplars and 1,000 new z; the metrics are the means over
     # the repeats (and _sd their spread), the grids show the first
     labels = np.arange(args.arith_z) % 10                           # for lesson 04's G
+    arith_digits = [args.digit[r % len(args.digit)] for r in range(args.arith_repeats)]
     found = {}
     for g, (noise, sample) in gens.items():
         for r in range(args.arith_repeats):
-            digit = r % 10 if args.digit == "all" else args.digit
+            digit = arith_digits[r]
             codes, pool = exemplar_pool(g, noise, sample, digit)
             z_new = noise(args.arith_z)
             base = sample(z_new, labels)
@@ -413,7 +417,10 @@ if "arith" in sections:
         metrics[key] = float(np.mean(values))
         metrics[key + "_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
         metrics[key + "_repeats"] = [float(v) for v in values]
-    metrics["arith_digits"] = [r % 10 if args.digit == "all" else args.digit for r in range(args.arith_repeats)]
+    metrics["arith_digits"] = arith_digits
+    for key in [k for k in found if "_k3_kept" in k and "_matched_" not in k]:   # K = 3, by digit
+        for d, value in probe.mean_by_digit(found[key], arith_digits).items():
+            metrics[f"{key}_digit{d}"] = value
     timings["arith"] = time.perf_counter() - t0
     save_metrics()
 
@@ -485,6 +492,15 @@ if "arith" in sections:
                 lines.append(f"  {g:<6}{attr:<6}{name:<43}" + "   ".join(cells))
     lines.append(f"  * in some draws even {probe.MAX_PIXEL_SCALE:g} x the pixel vector moved the "
                  "attribute less than z's did")
+    shown = sorted(set(metrics["arith_digits"]))
+    if len(shown) > 1:                          # the shares (K = 3) by the exemplars' digit
+        lines.append("% digit kept (K=3) by the exemplars' digit  " + "".join(f"{d:>5}" for d in shown))
+        for g in ("dcgan", "cgan"):
+            for attr in probe.ATTRIBUTES:
+                for space in ("z", "pixel"):
+                    key = f"arith_{g}_{attr}_{space}_k3_kept_digit"
+                    lines.append(f"  {g:<6}{attr:<6}{space:<36}"
+                                 + "".join(f"{100 * metrics[f'{key}{d}']:5.0f}" for d in shown))
 if "guided" in sections:
     lines.append(f"saliency on strokes: trained D {100 * metrics['guided_stroke_share_trained']:.1f}%, "
                  f"D at initialisation {100 * metrics['guided_stroke_share_init']:.1f}% "

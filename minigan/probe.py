@@ -314,6 +314,13 @@ def arithmetic_stats(before, after, probs_before, probs_after, attribute):
 
 
 #: the largest multiple of the pixel-space vector matched_pixel_step tries
+def mean_by_digit(values, digits):
+    """{d: mean of the values of the draws whose exemplars were samples of digit d}, in
+    digit order: values[r] and digits[r] belong to draw r."""
+    values, digits = np.asarray(values, dtype=float), np.asarray(digits)
+    return {int(d): float(values[digits == d].mean()) for d in np.unique(digits)}
+
+
 MAX_PIXEL_SCALE = 8.0
 
 

@@ -346,14 +346,15 @@ LESSON = os.path.join(ROOT, "lessons", "08_latent_space.py")
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """Tiny checkpoints of lessons 02 and 04 (their default networks, 4 steps each), and
-    the digit lesson 02's untrained G draws most often (the one its exemplars can come from)."""
+    the digit lesson 02's untrained G draws most often (the one its exemplars can come from),
+    as a string (--digit's form)."""
     base = tmp_path_factory.mktemp("tiny")
     for name in ("02_dcgan", "04_cgan"):
         run([os.path.join(ROOT, "lessons", f"{name}.py"), *TINY, "--out", base / name])
     from minigan.metrics import features_and_probs
     with np.load(base / "02_dcgan" / "samples.npz") as f:
-        digit = int(np.bincount(features_and_probs(f["images"])[1].argmax(1), minlength=10).argmax())
-    return base, digit
+        counts = np.bincount(features_and_probs(f["images"])[1].argmax(1), minlength=10)
+    return base, str(int(counts.argmax()))
 
 
 def small(base, digit, out):
@@ -415,6 +416,35 @@ def test_lesson_on_the_gpu_standin_gives_the_cpu_numbers(tiny, lesson_run, tmp_p
                 "arith_cgan_ink_pixel_k1_kept"):
         assert abs(m_cpu[key] - m_gpu[key]) < 1e-4, key
     assert m_gpu["device"] == "gpu"
+
+
+def test_arithmetic_draws_cycle_through_the_listed_digits(tiny, tmp_path):
+    """--digit A,B: draw 1 takes its exemplars from A, draw 2 from B. The tiny untrained G
+    draws almost only A, so draw 2 must fail for want of B's, naming B; draw 1 alone runs."""
+    base, digit = tiny
+    with np.load(base / "02_dcgan" / "samples.npz") as f:
+        from minigan.metrics import features_and_probs
+        counts = np.bincount(features_and_probs(f["images"])[1].argmax(1), minlength=10)
+    rare = int(counts.argmin())
+    assert counts[rare] == 0 and str(rare) != digit
+    flags = small(base, f"{digit},{rare}", tmp_path) + ["--sections", "arith"]
+    one_line_error(run(flags + ["--arith-repeats", "2"], check=False), f"as a {rare} with", "--digit")
+    run(flags + ["--arith-repeats", "1"])
+    with open(tmp_path / "metrics.json") as f:
+        m = json.load(f)
+    assert m["arith_digits"] == [int(digit)]
+    assert m[f"arith_cgan_slant_pixel_k3_kept_digit{digit}"] == m["arith_cgan_slant_pixel_k3_kept"]
+
+
+def test_mean_by_digit_groups_the_draws_by_their_exemplars_digit():
+    assert probe.mean_by_digit([0.2, 0.5, 0.4, 0.9], [3, 1, 3, 0]) == {0: 0.9, 1: 0.5, 3: pytest.approx(0.3)}
+
+
+@pytest.mark.parametrize("value", ["12", "1,x", "", "all,3"])
+def test_bad_digit_list_is_refused_by_argparse(tmp_path, value):
+    proc = run([LESSON, "--digit", value, "--out", tmp_path], check=False)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "argument --digit: must be 'all' or digits" in last, proc.stderr
 
 
 def one_line_error(proc, *words):
