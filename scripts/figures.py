@@ -103,7 +103,6 @@ COMPARISONS = {
     "03_wgan_learning_rate": ("03 WGAN: RMSprop's rate, 30 epochs",
                               [("03_wgan-epochs-30", "5e-5 (default)"), ("03_wgan-lr-2e-4-epochs-30", "2e-4")]),
 }
-COMPARED = {row for _, lines in COMPARISONS.values() for row, _ in lines}
 GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
            "08_latent_space", "09_semi_supervised"]
 WHAT = {   # what the gallery picture shows
@@ -544,32 +543,43 @@ def scored_curves(row, run_dir, out):
 
 
 def run_curves(run_dir):
-    """{key: [(epoch, value), ...]} of a finished run: its scores.json's FD and score, and
-    its checkpoint's measurements (lesson 03's held-out W and FD) where scores.json has none."""
-    series = {}
+    """({key: [(x, value), ...]}, x) of a finished run, x "epoch" or "step": its scores.json's
+    FD, score and label accuracy against the epoch, and its checkpoint's measurements
+    (lesson 03's held-out W and FD against the epoch, lesson 07's label preservation and
+    error ratios against the step) where scores.json has none of them."""
+    series, x = {}, "epoch"
     path = os.path.join(run_dir, "scores.json")
     if os.path.exists(path):
         for p in read_json(path).get("points", []):
-            for key in ("fd", "score"):
+            for key in ("fd", "score", "label_accuracy"):
                 if key in p:
                     series.setdefault(key, []).append((p["epoch"], p[key]))
     checkpoint = read_checkpoint(run_dir)
     for state in (checkpoint[1].get("extra", {}) if checkpoint else {}).values():
-        for p in (state.get("points") or []) if isinstance(state, dict) else []:
-            for key in ("w_heldout", "fd"):
-                if key in p and "epoch" in p and not (key == "fd" and os.path.exists(path)):
-                    series.setdefault(key, []).append((p["epoch"], p[key]))
-    return series
+        points = (state.get("points") or []) if isinstance(state, dict) else []
+        along = "epoch" if all("epoch" in p for p in points) else "step"
+        if not points or not all(along in p for p in points) or (series and along != x):
+            continue
+        x = along
+        for p in points:
+            for key in LABELS:
+                if key in p and key not in SKIPPED_KEYS and not (key == "fd" and os.path.exists(path)):
+                    series.setdefault(key, []).append((p[x], p[key]))
+    return series, x
 
 
 def comparison_plot(name, title, lines, runs, out):
     """One panel per measurement all the runs have, one line per run; None if they share none."""
-    curves = [(label, run_curves(os.path.join(runs, row))) for row, label in lines]
-    keys = [k for k in LABELS if all(k in c for _, c in curves)]
-    if not keys:
+    read = [(label, *run_curves(os.path.join(runs, row))) for row, label in lines]
+    along = {x for _, _, x in read}
+    keys = [k for k in LABELS if all(k in c for _, c, _ in read)]
+    if not keys or len(along) > 1:
         return None
-    panels = {LABELS[k][0]: [(k, label, c[k]) for label, c in curves] for k in keys}
-    return panels_plot(panels, "epoch", title, os.path.join(out, f"{name}.png"))
+    panels = {}
+    for k in keys:              # ratio_ab and ratio_ba share a title: a panel each, named by direction
+        panel = LABELS[k][0] + (f", {LABELS[k][1]}" if LABELS[k][1] else "")
+        panels[panel] = [(k, label, c[k]) for label, c, _ in read]
+    return panels_plot(panels, along.pop(), title, os.path.join(out, f"{name}.png"))
 
 
 def history_curves(row, meta, out):

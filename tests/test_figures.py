@@ -294,3 +294,23 @@ def test_heldout_w_is_the_critics_mean_on_real_minus_its_mean_on_fake(made):
                                rtol=1e-4, atol=1e-5)
     with pytest.raises(SystemExit, match="--heldout-w is for lessons 03 and 06"):
         scorer.critic("02_dcgan", {"arch": "fc"})
+
+
+def test_a_comparison_of_runs_measured_by_step_is_drawn_against_the_step(made, tmp_path):
+    """Lesson 07's runs measure label preservation and the error ratios every N steps: a
+    comparison of two of them has a panel for each, against the step; with a run that shares
+    no measurement with them there is nothing to draw."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("figures", SCRIPT)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    runs, _, _ = made
+    series, along = figures.run_curves(str(runs / "07_cyclegan"))
+    assert along == "step" and {"label_preservation", "ratio_ab", "ratio_ba"} <= set(series)
+    _, meta = train.load_checkpoint(str(runs / "07_cyclegan" / "checkpoint.npz"))
+    points = meta["extra"]["measured"]["points"]
+    assert series["label_preservation"] == [(p["step"], p["label_preservation"]) for p in points]
+    path = figures.comparison_plot("c", "07", [("07_cyclegan", "a"), ("07_cyclegan", "b")], str(runs), str(tmp_path))
+    assert path and os.path.getsize(path) > 0
+    assert figures.comparison_plot("d", "mixed", [("07_cyclegan", "a"), ("03_wgan-epochs-30", "b")],
+                                   str(runs), str(tmp_path)) is None
