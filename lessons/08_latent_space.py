@@ -16,7 +16,7 @@ lesson 04's conditional G and measures the paper's three claims about them.
      the largest step in the classifier's feature space as a multiple of the mean one.
   3. arith (sec. 6.3.2): "thick - thin" and "leaning right - leaning left" as differences
      of averaged z (K = 1, 3, 10 exemplars), added to 1,000 new z; the same in pixels, at
-     full length and scaled to z's move; the mean of 5 draws of exemplars and z.
+     full length and scaled to z's move; the mean of 10 draws, each from one digit's samples.
   4. guided (sec. 6.2): guided backpropagation (minigan.layers.activations.guided) of the
      strongest features of D's last conv layer, trained D against D at initialisation.
 
@@ -342,14 +342,17 @@ if "walk" in sections:
 # ## 3. Vector arithmetic (sec. 6.3.2)
 # "Experiments working on only single samples per concept were unstable, but averaging
 # the Z vector for three exemplars showed consistent and stable generations." Among G's
-# samples of --digit (read so by the classifier with p >= 0.9), the K with the most ink
+# samples of one digit (read so by the classifier with p >= 0.9), the K with the most ink
 # (and with the least), the K leaning furthest right (and left); the difference of their
 # mean z is the concept vector, added at full length to new z of every digit. The paper's
 # baseline, "adding the samples in pixel space", adds the difference of the exemplars'
 # mean images instead; it moves the attribute less far than the z vector does, so it is
 # also scaled until the mean move equals z's (probe.matched_pixel_step): the two spaces
 # compared at the same move. Which exemplars the 200 samples hold moves the numbers by up
-# to 10-20 points, so the construction is repeated on --arith-repeats independent draws.
+# to 10-20 points, so the construction is repeated on --arith-repeats independent draws,
+# draw r with the samples of digit r mod 10 (--digit all): a vector made of 1s and one
+# made of 8s are different vectors, and the mean over the digits judges the method, not
+# one digit's strokes.
 
 # %%
 if "arith" in sections:

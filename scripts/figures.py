@@ -102,6 +102,14 @@ def runs_of(row):
 COMPARISONS = {
     "03_wgan_learning_rate": ("03 WGAN: RMSprop's rate, 30 epochs",
                               [("03_wgan-epochs-30", "5e-5 (default)"), ("03_wgan-lr-2e-4-epochs-30", "2e-4")]),
+    "05_acgan_class_loss": ("05 ACGAN: D's class loss on the real digits, or on real and fake",
+                            [("05_acgan-threads-1", "real (default)"),
+                             ("05_acgan-class-loss-on-both-epochs-9", "both (the paper's L_C)")]),
+    "06_wgan_gp_learning_rate": ("06 WGAN-GP: Adam's rate",
+                                 [("06_wgan_gp-threads-1", "6e-4, decayed over the second half (default)"),
+                                  ("06_wgan_gp-lr-1e-4-decay-from-1-epochs-12", "1e-4, constant (the authors')")]),
+    "07_cyclegan_patch": ("07 CycleGAN: the side of the patch each discriminator score judges",
+                          [("07_cyclegan-threads-1", "26 (default)"), ("07_cyclegan-patch-12", "12")]),
 }
 GALLERY = ["01_gan", "02_dcgan", "03_wgan", "04_cgan", "05_acgan", "06_wgan_gp", "07_cyclegan",
            "08_latent_space", "09_semi_supervised"]
