@@ -22,7 +22,6 @@ backward pass scores a relative error of ~1e-12 to ~1e-7 and a wrong one ~1e-1 o
 tables compare exact computations, which agree to 0 or to float64's rounding (~1e-15).
 """
 # %%
-import argparse
 import os
 import sys
 
@@ -41,8 +40,9 @@ from minigan.layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, D
                             Parts, ReflectionPad2d, ReLU, Reshape, ResidualBlock, Sequential,
                             Sigmoid, Tanh, frozen)
 from minigan.optim import SGD, Adam, RMSprop
+from minigan.train import OneLineParser
 
-parser = argparse.ArgumentParser(description="Lesson 00: gradient-check every minigan layer, loss "
+parser = OneLineParser(description="Lesson 00: gradient-check every minigan layer, loss "
                                              "and container; check frozen/input_grad=False, "
                                              "the convolutions, InstanceNorm2d, the reflection "
                                              "pad and the optimizers against their definitions.")

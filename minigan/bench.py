@@ -363,7 +363,8 @@ ONLY = {
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m minigan.bench", description=__doc__.split("\n")[0])
+    from .train import OneLineParser       # one-line errors, as the lessons give
+    ap = OneLineParser(prog="python -m minigan.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per item (median reported)")

@@ -376,7 +376,8 @@ def accuracy(features, head, split):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m minigan.metrics", description=__doc__,
+    from .train import OneLineParser       # one-line errors, as the lessons give
+    p = OneLineParser(prog="python -m minigan.metrics", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("samples", nargs="?", help="a samples.npz (key images; optional key labels)")
     p.add_argument("--train", action="store_true", help="retrain the classifier and overwrite its weights")

@@ -109,6 +109,14 @@ def unit_float(text):
     return value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, but a bad flag is one line on stderr ("prog: error: ..."), exit 2,
+    without the usage block above it (--help still prints the usage)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def make_parser(lesson, description, epochs=None, batch_size=None, lr=None, b1=0.5, b2=0.999,
                 latent_dim=100, sample_interval=200, arch_table=None):
     """The flags every lesson has, with the lesson's defaults; a lesson adds its own.
@@ -121,7 +129,7 @@ def make_parser(lesson, description, epochs=None, batch_size=None, lr=None, b1=0
             return arch_defaults_help(arch_table, key, text)
         return text + " (default: %(default)s)"
     lr_in_table = bool(arch_table) and any("lr" in d for d in arch_table.values())
-    p = argparse.ArgumentParser(prog=f"python lessons/{lesson}.py", description=description,
+    p = OneLineParser(prog=f"python lessons/{lesson}.py", description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=backend.DEVICES, default=os.environ.get("MINIGAN_DEVICE", "cpu"),
                    help="cpu (NumPy) or gpu (CuPy on an NVIDIA GPU) (default: %(default)s)")

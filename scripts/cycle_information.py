@@ -8,7 +8,6 @@ and from G(a): if the second is much smaller, G(a) carries more about a than T(a
 
     python scripts/cycle_information.py runs/07_cyclegan/checkpoint.npz [--n 1000]
 """
-import argparse
 import os
 import sys
 
@@ -18,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from minigan.data import dilate_invert, load_mnist  # noqa: E402
 from minigan.layers import Parts  # noqa: E402
 from minigan.models import resnet_generator  # noqa: E402
-from minigan.train import load_checkpoint  # noqa: E402
+from minigan.train import OneLineParser, load_checkpoint  # noqa: E402
 
 
 def load_generators(path):
@@ -42,7 +41,7 @@ def translate(net, images):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = OneLineParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--n", type=int, default=1000, help="test digits (default: %(default)s)")
     args = ap.parse_args()

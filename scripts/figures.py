@@ -51,7 +51,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from minigan import plot  # noqa: E402  (chooses matplotlib's Agg backend)
-from minigan.train import load_checkpoint  # noqa: E402
+from minigan.train import OneLineParser, load_checkpoint  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.animation import PillowWriter  # noqa: E402
@@ -648,7 +648,7 @@ def make_row(row, run_dir, out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", metavar="RUNS_DIR", help="the folder of the run folders (e.g. runs)")
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "images"),
                    help="where the pictures go (default: docs/images)")

@@ -24,7 +24,6 @@ The lessons keep only their latest checkpoint; copy it aside after each epoch to
 others (a loop over `cp runs/X/checkpoint.npz runs/X/ckpt_epochN.npz` is enough). G is
 rebuilt from the checkpoint's own arguments and sampled in eval mode, as the lessons sample.
 """
-import argparse
 import json
 import os
 import sys
@@ -35,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from minigan import backend, metrics, models  # noqa: E402
 from minigan.conditioning import one_hot  # noqa: E402
 from minigan.data import load_mnist  # noqa: E402
-from minigan.train import load_checkpoint  # noqa: E402
+from minigan.train import OneLineParser, load_checkpoint  # noqa: E402
 
 
 def generator(lesson, args, batch_stats=False):
@@ -95,7 +94,7 @@ def heldout_w(D, to_input, state, real, fake):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = OneLineParser(description=__doc__.split("\n")[0])
     ap.add_argument("lesson")
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--n", type=int, default=5000)

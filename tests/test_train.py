@@ -138,7 +138,8 @@ def test_resume_is_bit_identical(tmp_path):
 def test_bad_flags_exit_2(argv):
     proc = lesson("01_gan.py", *argv, check=False)
     assert proc.returncode == 2
-    assert "error" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]     # one line
+    assert proc.stderr.startswith("python lessons/01_gan.py: error: ") and "Traceback" not in proc.stderr
 
 
 def test_gpu_without_cupy_is_one_line(tmp_path):
