@@ -462,10 +462,26 @@ def quotes(m):
     return [q if len(q) == 4 else (*q, "") for q in out]
 
 
-def caption(row, m, results_md):
+def two_thread_row(row, results):
+    """The default row a one-thread stand-in's caption takes its time from: the same command
+    timed alone on the machine's two cores, as a student runs it (None if there is none)."""
+    default, mine = results.get(DEFAULT_ROW.get(row), {}), results.get(row, {})
+    if default.get("seconds_per_epoch") and not default.get("timing_note") and \
+            default.get("device") == mine.get("device") and default.get("epochs") == mine.get("epochs"):
+        return DEFAULT_ROW[row]
+    return None
+
+
+def caption(row, m, results_md, results=None):
+    """The run's quoted numbers, each tagged; a stand-in's time is its default row's."""
+    timed = two_thread_row(row, results or {})
     parts = []
     for label, text, key, unit in quotes(m):
         tag = f'[{text}]({results_md} "{row} {key}"){unit}'
+        if key == "minutes" and timed:
+            d = results[timed]
+            minutes = d["epochs"] * d["seconds_per_epoch"] / 60
+            tag = f'[{minutes:.0f}]({results_md} "{timed} minutes") min on the CPU (two threads)'
         parts.append(f"{label} {tag}" if label else tag)
     return " · ".join(parts) if parts else "(no metrics in metrics.json)"
 
@@ -479,7 +495,7 @@ def differences(row, m, results):
             for _, text, key, _ in quotes(m) if theirs.get(key) != text]
 
 
-def gallery_markdown(made, metrics, out, base):
+def gallery_markdown(made, metrics, out, base, results=None):
     """The README section, with paths relative to the folder `base` (the repository root
     for README.md, OUT for gallery.md)."""
     results_md = os.path.relpath(os.path.join(ROOT, "docs", "results.md"), base)
@@ -504,7 +520,7 @@ def gallery_markdown(made, metrics, out, base):
         lines.append(f"| **{name}**<br>{paper}<br>`python lessons/{lesson}.py` "
                      f'| <img src="{image}" width="300" alt="{name}: {WHAT[kind]}"><br>'
                      f"{WHAT[kind][0].upper() + WHAT[kind][1:]}.<br>"
-                     f"{caption(row, metrics[row], results_md)} |")
+                     f"{caption(row, metrics[row], results_md, results)} |")
     if rows and undrawn:
         lines += ["", f"Lessons {', '.join(undrawn)}: run the lesson (its command is in the lessons table "
                       "above), then `python scripts/figures.py runs` adds its picture here."]
@@ -700,8 +716,8 @@ def main(argv=None):
             made[row], metrics[row] = earlier, results[row]
             print(f"kept {earlier} (drawn from an earlier run; numbers from docs/results.json)", file=sys.stderr)
     with open(os.path.join(args.out, "gallery.md"), "w") as f:
-        f.write(gallery_markdown(made, metrics, args.out, args.out))
-    section = gallery_markdown(made, metrics, args.out, ROOT)
+        f.write(gallery_markdown(made, metrics, args.out, args.out, results))
+    section = gallery_markdown(made, metrics, args.out, ROOT, results)
     print(section, end="")
     if args.readme:
         return write_readme(args.readme, section)

@@ -314,3 +314,23 @@ def test_a_comparison_of_runs_measured_by_step_is_drawn_against_the_step(made, t
     assert path and os.path.getsize(path) > 0
     assert figures.comparison_plot("d", "mixed", [("07_cyclegan", "a"), ("03_wgan-epochs-30", "b")],
                                    str(runs), str(tmp_path)) is None
+
+
+def test_a_one_thread_stand_in_is_captioned_with_its_default_rows_two_thread_time():
+    """The gallery's time is what `python lessons/X.py` takes: a one-thread stand-in (timed
+    beside another training) quotes its default row's minutes when that row timed the same
+    command alone, and its own otherwise."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("figures", SCRIPT)
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    run = {"device": "cpu", "epochs": 7, "seconds_per_epoch": 543.0, "timing_note": "timed on one thread"}
+    default = {"device": "cpu", "epochs": 7, "seconds_per_epoch": 374.0}
+    text = figures.caption("04_cgan-threads-1", run, "results.md",
+                           {"04_cgan-threads-1": run, "04_cgan": default})
+    assert '[44](results.md "04_cgan minutes") min on the CPU (two threads)' in text
+    assert "04_cgan-threads-1 minutes" not in text and '[7](results.md "04_cgan-threads-1 epochs")' in text
+    for other in ({**default, "epochs": 8}, {**default, "timing_note": "shared"}):   # not the same run
+        text = figures.caption("04_cgan-threads-1", run, "results.md",
+                               {"04_cgan-threads-1": run, "04_cgan": other})
+        assert '[63](results.md "04_cgan-threads-1 minutes") min on the CPU (timed on one thread' in text
