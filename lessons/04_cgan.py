@@ -24,8 +24,8 @@ Networks (minigan/models.py):
     2 G steps per D step, lr constant for half the run, then linearly to 0 (--decay-from).
   --arch paper: sec. 4.1's MLPs, a z tower and a y tower joined: G z -> 200, y -> 1000, ->
     1200 -> 784 sigmoid (ReLU); D x -> maxout 240x5, y -> maxout 50x5, -> maxout 240x4 ->
-    logit; dropout 0.5 in both; SGD, batch 100, lr 0.1 / 1.00004 per step, momentum 0.5 ->
-    0.7 by epoch 250; the G kept is the one with the best validation Parzen estimate.
+    logit; dropout 0.5 (0.2 on D's image input); SGD, batch 100, lr 0.1 / 1.00004 per step,
+    momentum 0.5 -> 0.7 by epoch 250; the G kept: the best validation Parzen estimate.
 
 What to look for: the 10 x 10 grids, row k asking for digit k, column j one fixed z. Each
 row becomes its digit; with --arch dcgan the columns differ in slant and stroke (z carries

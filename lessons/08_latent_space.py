@@ -30,8 +30,8 @@ straight line's middle passes at |z| ~ 0.7 of the usual length), arith_*.png (le
 z moves the digit with the style; lesson 04's y keeps the digit, its z holds the style),
 saliency.png (where the strongest features of trained and untrained D look).
 
-Measured on the default runs of lessons 02 and 04 (python lessons/08_latent_space.py, 5-10 min):
-test error 3.30% [08_latent_space probe_trained_1000_mean] with 1,000 labels, 10.26%
+Measured on lessons 02 and 04's default commands run on one BLAS thread (--dcgan
+runs/02_dcgan-threads-1/checkpoint.npz --cgan runs/04_cgan-threads-1/checkpoint.npz, 5-10 min): test error 3.30% [08_latent_space probe_trained_1000_mean] with 1,000 labels, 10.26%
 [08_latent_space probe_trained_100_mean] with 100 (D at initialisation 5.30% [08_latent_space
 probe_init_1000_mean]); lesson 04's z vectors (K = 3) keep the digit in 87% [08_latent_space
 arith_cgan_ink_z_k3_kept@pct] (ink) and 91% [08_latent_space arith_cgan_slant_z_k3_kept@pct]

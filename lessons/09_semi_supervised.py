@@ -187,8 +187,9 @@ def save_test_error_plot():
 
 # %% [markdown]
 # ## Why ten logits are an 11-class discriminator
-# Seed 002's Keras ACGAN ends its D in `Dense(num_classes + 1, activation="softmax")` and
-# trains fakes as class 10 (`fake_labels = 10 * np.ones(...)`): eleven logits a_0..a_10,
+# Keras-GAN's acgan.py (lesson 05's starting point) ends its D in
+# `Dense(num_classes + 1, activation="softmax")` and trains fakes as class 10
+# (`fake_labels = 10 * np.ones(...)`): eleven logits a_0..a_10,
 #     p(k | x) = exp a_k / sum_(j=0..10) exp a_j.
 # A softmax does not change when the same constant is added to every logit (the constant
 # cancels between numerator and denominator). Subtract a_10: the logits become

@@ -500,9 +500,11 @@ def gallery_markdown(made, metrics, out, base, results=None):
     for README.md, OUT for gallery.md)."""
     results_md = os.path.relpath(os.path.join(ROOT, "docs", "results.md"), base)
     lines = ["## What each lesson draws", "",
-             "Each picture comes from the lesson's default run; `python scripts/figures.py runs` draws them "
-             "all from the runs' own files. Under it, that run's numbers as in "
-             f"[the results]({results_md}) (what each measures: "
+             "Each picture comes from a run of the lesson's default command (where its row says so, run on "
+             "one BLAS thread: its `-threads-1` row, the same recipe rounded differently); "
+             "`python scripts/figures.py runs` draws them all from the runs' own files. Under it, that run's "
+             f"numbers as in [the results]({results_md}), and the time the default command takes on two "
+             "threads where that was measured (what each number measures: "
              f"[the metrics page]({os.path.relpath(os.path.join(ROOT, 'docs', 'metrics.md'), base)})).", ""]
     gif = os.path.join(out, "02_dcgan_epochs.gif")
     if any(row in made for row in runs_of("02_dcgan")) and os.path.exists(gif):
