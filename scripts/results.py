@@ -296,7 +296,9 @@ def write_markdown(rows, test_accuracy=None):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sys.path.insert(0, ROOT)
+    from minigan.train import OneLineParser                 # one-line errors, as the lessons give
+    p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--collect", action="store_true", help="do not train; only rebuild the table")
     p.add_argument("--markdown", action="store_true",
                    help="only rewrite docs/results.md from docs/results.json (no runs, no new rows)")
