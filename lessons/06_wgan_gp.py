@@ -31,7 +31,7 @@ What to look for:
   * grad_norms.png: histograms of ||grad D(x_hat)|| at a few epochs, gathering around 1.
   * wasserstein.png: the critic's estimate mean D(x) - mean D(G(z)) per G step. On held-out
     digits (scripts/score_checkpoints.py --heldout-w) it ranks the early checkpoints as the
-    Frechet distance does, not the late ones (Spearman rho 0.76 over 26 epochs, 0.01 over
+    Frechet distance does, not the late ones (Spearman rho 0.61 over 26 epochs, -0.25 over
     the last 14): as for lesson 03's clipped critic, only partly the paper's claim.
 
 Measured at the defaults (python lessons/06_wgan_gp.py; 26 epochs, 40 [06_wgan_gp minutes] min
