@@ -33,3 +33,16 @@ def test_every_relative_link_and_picture_exists(page):
     missing = [f"{os.path.relpath(page, ROOT)}:{line}: {path}" for line, path in targets(text)
                if not os.path.exists(os.path.normpath(os.path.join(os.path.dirname(page), path)))]
     assert not missing, "links to files that do not exist:\n" + "\n".join(missing)
+
+
+def test_every_committed_picture_is_shown_somewhere():
+    """docs/images/ holds only what the README and the docs pages show: a picture no page
+    links is a generated file that should not be committed (or a page that forgot it)."""
+    shown = set()
+    for page in PAGES:
+        with open(page, encoding="utf-8") as f:
+            shown |= {os.path.normpath(os.path.join(os.path.dirname(page), path)) for _, path in targets(f.read())}
+    pictures = [p for p in glob.glob(os.path.join(ROOT, "docs", "images", "*")) if p.endswith((".png", ".gif"))]
+    assert pictures
+    unshown = sorted(os.path.relpath(p, ROOT) for p in pictures if os.path.normpath(p) not in shown)
+    assert not unshown, "pictures in docs/images that no page shows:\n" + "\n".join(unshown)
