@@ -101,7 +101,8 @@ def runs_of(row):
 # measurements, the keys all its runs have
 COMPARISONS = {
     "02_dcgan_g_lr": ("02 DCGAN: G's Adam rate (D's stays 2e-4)",
-                      [("02_dcgan-g-lr-1e-3", "1e-3 (default)"), ("02_dcgan-g-lr-2e-4", "2e-4 (D's)")]),
+                      [("02_dcgan-g-lr-1e-3", "1e-3 (default)"), ("02_dcgan-g-lr-2e-4", "2e-4 (D's)"),
+                       ("02_dcgan-g-lr-2e-4-g-steps-2-epochs-10", "2e-4, two G steps per D step")]),
     "03_wgan_learning_rate": ("03 WGAN: RMSprop's rate, 30 epochs",
                               [("03_wgan-epochs-30", "5e-5 (default)"), ("03_wgan-lr-2e-4-epochs-30", "2e-4")]),
     "05_acgan_class_loss": ("05 ACGAN: D's class loss on the real digits, or on real and fake",
