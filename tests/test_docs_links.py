@@ -26,22 +26,25 @@ def test_the_pattern_finds_pictures_links_and_img_tags():
     assert list(targets(text)) == [(1, "images/x.png"), (2, "../results.md"), (3, "y.gif")]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: os.path.relpath(p, ROOT))
-def test_every_relative_link_and_picture_exists(page):
+def linked_files(page):
+    """(line, the path as written, the file it names) for every relative link of a page."""
     with open(page, encoding="utf-8") as f:
         text = f.read()
-    missing = [f"{os.path.relpath(page, ROOT)}:{line}: {path}" for line, path in targets(text)
-               if not os.path.exists(os.path.normpath(os.path.join(os.path.dirname(page), path)))]
+    for line, path in targets(text):
+        yield line, path, os.path.normpath(os.path.join(os.path.dirname(page), path))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_every_relative_link_and_picture_exists(page):
+    missing = [f"{os.path.relpath(page, ROOT)}:{line}: {path}" for line, path, file in linked_files(page)
+               if not os.path.exists(file)]
     assert not missing, "links to files that do not exist:\n" + "\n".join(missing)
 
 
 def test_every_committed_picture_is_shown_somewhere():
     """docs/images/ holds only what the README and the docs pages show: a picture no page
     links is a generated file that should not be committed (or a page that forgot it)."""
-    shown = set()
-    for page in PAGES:
-        with open(page, encoding="utf-8") as f:
-            shown |= {os.path.normpath(os.path.join(os.path.dirname(page), path)) for _, path in targets(f.read())}
+    shown = {file for page in PAGES for _, _, file in linked_files(page)}
     pictures = [p for p in glob.glob(os.path.join(ROOT, "docs", "images", "*")) if p.endswith((".png", ".gif"))]
     assert pictures
     unshown = sorted(os.path.relpath(p, ROOT) for p in pictures if os.path.normpath(p) not in shown)
